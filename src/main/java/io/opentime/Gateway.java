@@ -1,0 +1,71 @@
+package io.opentime;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.opentime.config.GatewayConfig;
+import io.opentime.content.BlockRegistry;
+import io.opentime.http.AmpCors;
+import io.opentime.http.HttpVerticle;
+import io.opentime.ops.GatewayMetrics;
+import io.opentime.profile.ProfileCache;
+import io.opentime.profile.ProfileStore;
+import io.opentime.token.TokenCodec;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.time.Clock;
+import java.util.Set;
+
+/**
+ * A running gateway: the shared services built from the configuration and the HTTP verticles deployed on the given
+ * {@link Vertx}, one per configured instance. {@code Main} starts one; tests start as many as they need.
+ */
+public final class Gateway {
+
+  private final Vertx vertx;
+  private final GatewayServices services;
+  private final String deploymentId;
+
+  private Gateway(Vertx vertx, GatewayServices services, String deploymentId) {
+    this.vertx = vertx;
+    this.services = services;
+    this.deploymentId = deploymentId;
+  }
+
+  /**
+   * Builds the services and deploys the HTTP verticles. Fails if the port cannot be bound; does not fail when Redis
+   * is unreachable (the gateway then serves defaults and reconnects by itself).
+   */
+  public static Future<Gateway> start(Vertx vertx, GatewayConfig config, MeterRegistry registry, Clock clock,
+                                      Ticker ticker) {
+    GatewayServices services;
+    try {
+      BlockRegistry blocks = new BlockRegistry(config.blocks());
+      ProfileStore store = new ProfileStore(vertx, config.redis(), blocks.schema(), ticker);
+      services = new GatewayServices(config,
+          new TokenCodec(config.tokenKeys(), clock),
+          new AmpCors(config.amp()),
+          blocks,
+          store,
+          new ProfileCache(config.cache(), store, ticker),
+          new GatewayMetrics(registry, Set.of(HttpVerticle.AMP_ROUTE), config.blocks().keySet()));
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
+    DeploymentOptions options = new DeploymentOptions().setInstances(config.http().instances());
+    return vertx.deployVerticle(() -> new HttpVerticle(services), options)
+        .map(id -> new Gateway(vertx, services, id));
+  }
+
+  public GatewayServices services() {
+    return services;
+  }
+
+  /** Stops the HTTP servers and closes their Redis connections. */
+  public Future<Void> stop() {
+    return vertx.undeploy(deploymentId).eventually(() -> {
+      services.store().close();
+      return Future.succeededFuture();
+    });
+  }
+}

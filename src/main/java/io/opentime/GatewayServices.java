@@ -1,0 +1,14 @@
+package io.opentime;
+
+import io.opentime.config.GatewayConfig;
+import io.opentime.content.BlockRegistry;
+import io.opentime.http.AmpCors;
+import io.opentime.ops.GatewayMetrics;
+import io.opentime.profile.ProfileCache;
+import io.opentime.profile.ProfileStore;
+import io.opentime.token.TokenCodec;
+
+/** The process-wide pieces every HTTP verticle instance shares. All are thread-safe. */
+public record GatewayServices(GatewayConfig config, TokenCodec tokens, AmpCors cors, BlockRegistry blocks,
+                              ProfileStore store, ProfileCache cache, GatewayMetrics metrics) {
+}

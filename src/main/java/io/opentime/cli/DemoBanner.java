@@ -1,0 +1,69 @@
+package io.opentime.cli;
+
+import io.opentime.config.GatewayConfig;
+import io.opentime.demo.DemoData;
+import io.opentime.token.TokenClaims;
+import io.opentime.token.TokenCodec;
+import java.io.PrintWriter;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+
+/** What {@code serve --demo} prints: one ready-to-paste curl command per demo case, with valid tokens. */
+final class DemoBanner {
+
+  private DemoBanner() {
+  }
+
+  static void print(PrintWriter out, GatewayConfig cfg, boolean embeddedRedis) {
+    Clock clock = Clock.systemUTC();
+    TokenCodec codec = new TokenCodec(cfg.tokenKeys(), clock);
+    long exp = clock.instant().plus(Duration.ofDays(31)).getEpochSecond();
+    String host = "0.0.0.0".equals(cfg.http().host()) || "::".equals(cfg.http().host()) ? "127.0.0.1" : cfg.http().host();
+    String base = "http://" + host + ":" + cfg.http().port() + "/v1/amp/greeting?t=";
+    String sender = demoSender(cfg.amp().senders().get(0));
+    String senderHeader = " -H 'AMP-Email-Sender: " + sender + "'";
+
+    out.println();
+    out.println("Opentime demo is running.");
+    out.println("  Redis:   " + (embeddedRedis ? "embedded, " : "") + cfg.redis().url() + " (demo profiles under "
+        + cfg.redis().keyPrefix() + "demo-*)");
+    out.println("  Sender:  " + sender + " (AMP CORS allowlist: " + String.join(", ", cfg.amp().senders()) + ")");
+    out.println("  Tokens:  signed with key '" + cfg.tokenKeys().signing().kid() + "'"
+        + ("demo".equals(cfg.tokenKeys().signing().kid()) ? ", generated for this run only" : ""));
+    out.println();
+    out.println("Paste any of these in another terminal (Ctrl-C here stops the gateway"
+        + (embeddedRedis ? " and its Redis" : "") + "):");
+    for (DemoData.Reader r : DemoData.READERS) {
+      String token = codec.mint(new TokenClaims(r.uid(), "demo", exp));
+      out.println();
+      out.println("# " + r.uid() + ": " + r.description());
+      out.println("curl -si" + senderHeader + " '" + base + token + "'");
+    }
+    String ada = codec.mint(new TokenClaims(DemoData.READERS.get(0).uid(), "demo", exp));
+    out.println();
+    out.println("# the same reader through AMP CORS version 1 (Origin and __amp_source_origin)");
+    out.println("curl -si -H 'Origin: " + cfg.amp().origins().get(0) + "' '" + base + ada
+        + "&__amp_source_origin=" + URLEncoder.encode(sender, StandardCharsets.UTF_8) + "'");
+    out.println();
+    out.println("# a forged token: the block defaults, never anyone's data");
+    out.println("curl -si" + senderHeader + " '" + base + forge(ada) + "'");
+    out.println();
+    out.println("# no allowed sender: 403, no data");
+    out.println("curl -si '" + base + ada + "'");
+    out.println();
+  }
+
+  /** A concrete address for a configured sender pattern ({@code *@d} becomes {@code news@d}). */
+  static String demoSender(String configured) {
+    return configured.startsWith("*@") ? "news" + configured.substring(1) : configured;
+  }
+
+  /** The token with one character of its signature changed. */
+  private static String forge(String token) {
+    char last = token.charAt(token.length() - 2);
+    char swapped = last == 'A' ? 'B' : 'A';
+    return token.substring(0, token.length() - 2) + swapped + token.charAt(token.length() - 1);
+  }
+}

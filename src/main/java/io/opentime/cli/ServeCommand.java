@@ -1,0 +1,139 @@
+package io.opentime.cli;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.opentime.Gateway;
+import io.opentime.Main;
+import io.opentime.config.AmpConfig;
+import io.opentime.config.ConfigException;
+import io.opentime.config.ConfigLoader;
+import io.opentime.config.GatewayConfig;
+import io.opentime.config.RedisConfig;
+import io.opentime.demo.DemoData;
+import io.opentime.demo.EmbeddedRedis;
+import io.opentime.token.TokenKey;
+import io.opentime.token.TokenKeys;
+import io.vertx.core.Vertx;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code serve}: runs the gateway until SIGTERM/SIGINT. With {@code --demo}, on a local Redis with demo readers. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+    description = "Run the gateway (the default command).")
+public final class ServeCommand implements Callable<Integer> {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ServeCommand.class);
+  /** The sender the demo allows when none is configured. */
+  public static final String DEMO_SENDER = "news@opentime.example";
+
+  @Spec
+  CommandSpec spec;
+
+  @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "Configuration file (default: conf/application.yaml).")
+  Path config;
+
+  @Option(names = "--demo", description = "Start a local Redis with demo readers, an ephemeral token key unless one "
+      + "is configured, and print ready-to-paste curl commands.")
+  boolean demo;
+
+  /** What a running serve holds; closed by the shutdown hook. */
+  public record Running(Vertx vertx, Gateway gateway, EmbeddedRedis redis, GatewayConfig config) {
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    Running running = start();
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(running), "opentime-shutdown"));
+    return Main.KEEP_RUNNING;
+  }
+
+  /** Starts everything; on failure releases what was started and rethrows. */
+  public Running start() throws Exception {
+    Vertx vertx = Main.newVertx();
+    EmbeddedRedis redis = null;
+    try {
+      GatewayConfig cfg = Main.block(ConfigLoader.load(vertx, config));
+      if (demo) {
+        if (!cfg.setByEnvironment("redis.url")) {
+          redis = EmbeddedRedis.start(0);
+          RedisConfig r = cfg.redis();
+          cfg = cfg.withRedis(new RedisConfig(redis.url(), r.keyPrefix(), r.deadline(), r.connectTimeout(),
+              r.breakerFailures(), r.breakerResetAfter(), r.reconnectMaxDelay()));
+        }
+        cfg = demoDefaults(cfg);
+        Main.block(DemoData.load(vertx, cfg.redis()));
+      } else {
+        requireProductionSettings(cfg);
+      }
+      PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+      Gateway gateway = Main.block(Gateway.start(vertx, cfg, registry, Clock.systemUTC(), Ticker.systemTicker()));
+      LOG.info("Opentime listening on {}:{} ({} HTTP instances), Redis {}, config {}", cfg.http().host(),
+          cfg.http().port(), cfg.http().instances(), redactedUrl(cfg.redis().url()), ConfigLoader.describeSource(config));
+      Running running = new Running(vertx, gateway, redis, cfg);
+      if (demo) {
+        PrintWriter out = spec.commandLine().getOut();
+        DemoBanner.print(out, cfg, redis != null);
+        out.flush();
+      }
+      return running;
+    } catch (Exception | Error e) {
+      if (redis != null) {
+        redis.close();
+      }
+      Main.closeQuietly(vertx);
+      throw e;
+    }
+  }
+
+  public static void stop(Running running) {
+    LOG.info("Opentime stopping");
+    try {
+      Main.block(running.gateway().stop());
+    } catch (Exception e) {
+      LOG.warn("gateway did not stop cleanly: {}", e.getMessage());
+    }
+    Main.closeQuietly(running.vertx());
+    if (running.redis() != null) {
+      running.redis().close();
+    }
+  }
+
+  private static void requireProductionSettings(GatewayConfig cfg) {
+    if (cfg.tokenKeys().isEmpty()) {
+      throw new ConfigException("no token keys: set OPENTIME_TOKEN_KEYS=kid:base64secret (32+ random bytes) or "
+          + "tokens.keys in the config file (or try serve --demo)");
+    }
+    if (cfg.amp().senders().isEmpty()) {
+      throw new ConfigException("amp.senders is empty, so every AMP request would be refused: set OPENTIME_AMP_SENDERS "
+          + "(e.g. news@shop.example,*@mail.shop.example)");
+    }
+  }
+
+  private static GatewayConfig demoDefaults(GatewayConfig cfg) {
+    if (cfg.tokenKeys().isEmpty()) {
+      byte[] secret = new byte[32];
+      new SecureRandom().nextBytes(secret);
+      cfg = cfg.withTokenKeys(new TokenKeys(List.of(new TokenKey("demo", secret))));
+    }
+    if (cfg.amp().senders().isEmpty()) {
+      cfg = cfg.withAmp(new AmpConfig(List.of(DEMO_SENDER), cfg.amp().origins()));
+    }
+    return cfg;
+  }
+
+  /** The URL without any password, for logs. */
+  static String redactedUrl(String url) {
+    return url.replaceFirst("//([^@/]*)@", "//***@");
+  }
+}

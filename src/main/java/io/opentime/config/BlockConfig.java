@@ -1,0 +1,18 @@
+package io.opentime.config;
+
+import java.util.List;
+
+/**
+ * A block: the profile fields it may expose (its allowlist, in output order) and each field's default. No other
+ * profile field ever leaves the gateway through this block.
+ */
+public record BlockConfig(String name, List<Field> fields) {
+
+  public BlockConfig {
+    fields = List.copyOf(fields);
+  }
+
+  /** One exposed profile field and the value used when the profile lacks it or cannot be read. */
+  public record Field(String name, String defaultValue) {
+  }
+}

@@ -1,0 +1,189 @@
+package io.opentime.config;
+
+import io.opentime.token.TokenKeys;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * Turns the raw configuration tree and the environment into a validated {@link GatewayConfig}. Pure: no I/O, so
+ * every rule is unit-tested.
+ */
+public final class ConfigParser {
+
+  /** Environment variable to the dotted key it overrides. Blank variables are ignored. */
+  public static final Map<String, String> ENV_OVERRIDES;
+
+  static {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("OPENTIME_HTTP_HOST", "http.host");
+    m.put("OPENTIME_HTTP_PORT", "http.port");
+    m.put("OPENTIME_HTTP_INSTANCES", "http.instances");
+    m.put("OPENTIME_REDIS_URL", "redis.url");
+    m.put("OPENTIME_REDIS_DEADLINE", "redis.deadline");
+    m.put("OPENTIME_TOKEN_KEYS", "tokens.keys");
+    m.put("OPENTIME_AMP_SENDERS", "amp.senders");
+    m.put("OPENTIME_AMP_ORIGINS", "amp.origins");
+    m.put("OPENTIME_CACHE_MAX_ENTRIES", "cache.max-entries");
+    ENV_OVERRIDES = Map.copyOf(m);
+  }
+
+  public static final List<String> DEFAULT_AMP_ORIGINS = List.of("https://mail.google.com", "https://amp.gmail.dev");
+
+  private static final Pattern BLOCK_NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,63}");
+  private static final Pattern FIELD_NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}");
+
+  private ConfigParser() {
+  }
+
+  public static GatewayConfig parse(JsonObject file, Map<String, String> env) {
+    JsonObject root = file == null ? new JsonObject() : file.copy();
+    Map<String, String> envSources = new HashMap<>();
+    ENV_OVERRIDES.forEach((var, key) -> {
+      String value = env.get(var);
+      if (value != null && !value.isBlank()) {
+        String[] parts = key.split("\\.");
+        JsonObject section = root.getValue(parts[0]) instanceof JsonObject o ? o : new JsonObject();
+        root.put(parts[0], section);
+        section.put(parts[1], value.trim());
+        envSources.put(key, var);
+      }
+    });
+
+    ConfigNode top = new ConfigNode(root, "", envSources);
+    HttpConfig http = http(top.child("http"));
+    RedisConfig redis = redis(top.child("redis"));
+    TokenKeys keys = tokens(top.child("tokens"));
+    AmpConfig amp = amp(top.child("amp"));
+    CacheConfig cache = cache(top.child("cache"));
+    Map<String, BlockConfig> blocks = blocks(top.child("blocks"));
+    top.rejectUnknown();
+    return new GatewayConfig(http, redis, keys, amp, cache, blocks, envSources.keySet());
+  }
+
+  private static HttpConfig http(ConfigNode n) {
+    String host = n.string("host", "0.0.0.0");
+    if (host.isEmpty()) {
+      throw n.error("host", "must not be empty");
+    }
+    int port = n.integer("port", 8080, 0, 65535);
+    int instances = n.integer("instances", 0, 0, 256);
+    Duration idle = n.duration("idle-timeout", Duration.ofSeconds(30), Duration.ofSeconds(1), Duration.ofHours(1));
+    n.rejectUnknown();
+    return new HttpConfig(host, port, instances == 0 ? Runtime.getRuntime().availableProcessors() : instances, idle);
+  }
+
+  private static RedisConfig redis(ConfigNode n) {
+    String url = n.string("url", "redis://127.0.0.1:6379");
+    try {
+      URI uri = new URI(url);
+      String scheme = uri.getScheme();
+      if (!"redis".equals(scheme) && !"rediss".equals(scheme) && !"unix".equals(scheme)) {
+        throw n.error("url", "must start with redis://, rediss:// or unix:// (got scheme '" + scheme + "')");
+      }
+      if (!"unix".equals(scheme) && (uri.getHost() == null || uri.getHost().isEmpty())) {
+        throw n.error("url", "has no host");
+      }
+    } catch (URISyntaxException e) {
+      throw n.error("url", "is not a valid URL");
+    }
+    String prefix = n.string("key-prefix", "profile:");
+    Duration deadline = n.duration("deadline", Duration.ofMillis(25), Duration.ofMillis(1), Duration.ofSeconds(10));
+    Duration connect = n.duration("connect-timeout", Duration.ofSeconds(1), Duration.ofMillis(10), Duration.ofSeconds(60));
+    ConfigNode b = n.child("breaker");
+    int failures = b.integer("failures", 5, 1, 10_000);
+    Duration reset = b.duration("reset-after", Duration.ofSeconds(1), Duration.ofMillis(10), Duration.ofMinutes(10));
+    b.rejectUnknown();
+    Duration reconnect = n.duration("reconnect-max-delay", Duration.ofSeconds(2), Duration.ofMillis(10), Duration.ofMinutes(5));
+    n.rejectUnknown();
+    return new RedisConfig(url, prefix, deadline, connect, failures, reset, reconnect);
+  }
+
+  private static TokenKeys tokens(ConfigNode n) {
+    List<String> specs = n.stringList("keys", List.of());
+    n.rejectUnknown();
+    try {
+      return TokenKeys.parse(String.join(",", specs));
+    } catch (IllegalArgumentException e) {
+      throw n.error("keys", e.getMessage());
+    }
+  }
+
+  private static AmpConfig amp(ConfigNode n) {
+    List<String> senders = n.stringList("senders", List.of());
+    for (String s : senders) {
+      String problem = senderProblem(s);
+      if (problem != null) {
+        throw n.error("senders", "'" + s + "' " + problem);
+      }
+    }
+    List<String> origins = n.stringList("origins", DEFAULT_AMP_ORIGINS);
+    for (String o : origins) {
+      if (!o.matches("https://[A-Za-z0-9.-]+(:\\d{1,5})?")) {
+        throw n.error("origins", "'" + o + "' must be an https origin such as https://mail.google.com (no path, no '*')");
+      }
+    }
+    n.rejectUnknown();
+    return new AmpConfig(senders, origins);
+  }
+
+  static String senderProblem(String s) {
+    int at = s.indexOf('@');
+    if (at <= 0 || at != s.lastIndexOf('@') || at == s.length() - 1) {
+      return "must be an email address or *@domain";
+    }
+    String local = s.substring(0, at);
+    String domain = s.substring(at + 1);
+    if ((local.contains("*") && !local.equals("*")) || domain.contains("*")) {
+      return "may use '*' only as the whole local part (*@domain)";
+    }
+    for (char c : s.toCharArray()) {
+      if (c <= 0x20 || c >= 0x7f || c == ',' || c == '"') {
+        return "contains a character not allowed in an address";
+      }
+    }
+    return null;
+  }
+
+  private static CacheConfig cache(ConfigNode n) {
+    long max = n.longValue("max-entries", 1_000_000, 1, 1_000_000_000);
+    Duration refresh = n.duration("refresh-after", Duration.ofSeconds(5), Duration.ofMillis(1), Duration.ofDays(1));
+    Duration expire = n.duration("expire-after", Duration.ofMinutes(10), Duration.ofMillis(1), Duration.ofDays(7));
+    if (expire.compareTo(refresh) <= 0) {
+      throw n.error("expire-after", "must be longer than cache.refresh-after (" + Durations.format(refresh) + ")");
+    }
+    n.rejectUnknown();
+    return new CacheConfig(max, refresh, expire);
+  }
+
+  private static Map<String, BlockConfig> blocks(ConfigNode n) {
+    Map<String, BlockConfig> blocks = new LinkedHashMap<>();
+    for (String name : n.keys()) {
+      ConfigNode b = n.child(name);
+      if (!BLOCK_NAME.matcher(name).matches()) {
+        throw n.error(name, "block names use a-z, 0-9, '-' and '_' (max 64)");
+      }
+      ConfigNode fieldsNode = b.child("fields");
+      List<BlockConfig.Field> fields = new ArrayList<>();
+      for (String f : fieldsNode.keys()) {
+        if (!FIELD_NAME.matcher(f).matches()) {
+          throw fieldsNode.error(f, "field names use A-Z, a-z, 0-9 and _ . : - (max 64)");
+        }
+        fields.add(new BlockConfig.Field(f, fieldsNode.string(f, "")));
+      }
+      if (fields.isEmpty()) {
+        throw b.error("fields", "a block needs at least one field (name: default value)");
+      }
+      b.rejectUnknown();
+      blocks.put(name, new BlockConfig(name, fields));
+    }
+    return blocks;
+  }
+}

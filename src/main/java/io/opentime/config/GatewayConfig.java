@@ -1,0 +1,40 @@
+package io.opentime.config;
+
+import io.opentime.token.TokenKeys;
+import java.util.Map;
+import java.util.Set;
+
+/** The whole validated configuration. Immutable; built once by {@link ConfigLoader}. */
+public record GatewayConfig(HttpConfig http, RedisConfig redis, TokenKeys tokenKeys, AmpConfig amp,
+                            CacheConfig cache, Map<String, BlockConfig> blocks, Set<String> fromEnvironment) {
+
+  public GatewayConfig {
+    blocks = Map.copyOf(blocks);
+    fromEnvironment = Set.copyOf(fromEnvironment);
+  }
+
+  /** True when the dotted key (e.g. {@code redis.url}) was set by an environment variable. */
+  public boolean setByEnvironment(String key) {
+    return fromEnvironment.contains(key);
+  }
+
+  public GatewayConfig withTokenKeys(TokenKeys keys) {
+    return new GatewayConfig(http, redis, keys, amp, cache, blocks, fromEnvironment);
+  }
+
+  public GatewayConfig withHttp(HttpConfig h) {
+    return new GatewayConfig(h, redis, tokenKeys, amp, cache, blocks, fromEnvironment);
+  }
+
+  public GatewayConfig withRedis(RedisConfig r) {
+    return new GatewayConfig(http, r, tokenKeys, amp, cache, blocks, fromEnvironment);
+  }
+
+  public GatewayConfig withAmp(AmpConfig a) {
+    return new GatewayConfig(http, redis, tokenKeys, a, cache, blocks, fromEnvironment);
+  }
+
+  public GatewayConfig withCache(CacheConfig c) {
+    return new GatewayConfig(http, redis, tokenKeys, amp, c, blocks, fromEnvironment);
+  }
+}

@@ -1,0 +1,60 @@
+package io.opentime.demo;
+
+import io.opentime.config.RedisConfig;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The demo readers. Each shows one behaviour: a full profile, a profile missing a field (its default is used), a
+ * profile with hostile characters (escaped in JSON), and a reader with no profile at all (defaults). Every profile
+ * also holds fields no block exposes (email, phone), which must never appear in an answer.
+ */
+public final class DemoData {
+
+  /** A demo reader and what the demo says about it. */
+  public record Reader(String uid, String description, Map<String, String> fields) {
+  }
+
+  public static final List<Reader> READERS = List.of(
+      new Reader("demo-ada", "a gold-tier reader with a full profile",
+          fields("first_name", "Ada", "loyalty_tier", "gold", "email", "ada@example.com", "phone", "+44 20 7946 0000")),
+      new Reader("demo-bob", "a reader without a loyalty tier: the block default 'member' fills in",
+          fields("first_name", "Bob", "email", "bob@example.com")),
+      new Reader("demo-zoe", "a profile with markup and quotes in it, escaped in the JSON",
+          fields("first_name", "Zoë \"<b>bold</b>\"", "loyalty_tier", "silver", "email", "zoe@example.com")),
+      new Reader("demo-nobody", "a reader with no profile in Redis: block defaults", Map.of()));
+
+  private DemoData() {
+  }
+
+  private static Map<String, String> fields(String... kv) {
+    Map<String, String> m = new LinkedHashMap<>();
+    for (int i = 0; i < kv.length; i += 2) {
+      m.put(kv[i], kv[i + 1]);
+    }
+    return m;
+  }
+
+  /** Writes the demo profiles (replacing earlier ones) with a short-lived client. */
+  public static Future<Void> load(Vertx vertx, RedisConfig config) {
+    Redis client = Redis.createClient(vertx, config.url());
+    List<Future<?>> writes = new ArrayList<>();
+    for (Reader r : READERS) {
+      String key = config.profileKey(r.uid());
+      writes.add(client.send(Request.cmd(Command.DEL).arg(key)));
+      if (!r.fields().isEmpty()) {
+        Request hset = Request.cmd(Command.HSET).arg(key);
+        r.fields().forEach((k, v) -> hset.arg(k).arg(v));
+        writes.add(client.send(hset));
+      }
+    }
+    return Future.all(writes).<Void>mapEmpty().eventually(client::close);
+  }
+}

@@ -1,0 +1,224 @@
+package io.opentime.demo;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real {@code redis-server} process on a loopback port, for the demo and the tests. It uses a
+ * {@code redis-server} found on PATH, else the binary the embedded-redis jar ships for this OS and CPU. Unlike that
+ * jar's own launcher it exposes the process, so tests can pause it (SIGSTOP), resume it, kill it and start it again
+ * on the same port.
+ *
+ * <p>Blocking: start and stop wait for the process; call them from a main or test thread, never an event loop.
+ */
+public final class EmbeddedRedis implements AutoCloseable {
+
+  private static final long START_TIMEOUT_MS = 10_000;
+
+  private final Path binary;
+  private final int port;
+  private final Path logFile;
+  private Process process;
+
+  private EmbeddedRedis(Path binary, int port) throws IOException {
+    this.binary = binary;
+    this.port = port;
+    this.logFile = Files.createTempFile("opentime-redis-" + port + "-", ".log");
+    this.logFile.toFile().deleteOnExit();
+  }
+
+  /** Starts Redis on the given port (0 picks a free one) and waits until it accepts connections. */
+  public static EmbeddedRedis start(int port) throws IOException {
+    EmbeddedRedis redis = new EmbeddedRedis(resolveBinary(), port == 0 ? freePort() : port);
+    redis.startProcess();
+    return redis;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  public String url() {
+    return "redis://127.0.0.1:" + port;
+  }
+
+  public long pid() {
+    return process.pid();
+  }
+
+  public boolean alive() {
+    return process != null && process.isAlive();
+  }
+
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered. */
+  public void pause() {
+    signal("-STOP");
+  }
+
+  /** Resumes a paused server (SIGCONT). */
+  public void resume() {
+    signal("-CONT");
+  }
+
+  /** Kills the server at once (SIGKILL), as a crash would. */
+  public void kill() {
+    if (process != null) {
+      process.destroyForcibly();
+      waitFor(process);
+    }
+  }
+
+  /** Starts the server again on the same port after {@link #kill()} or {@link #close()}. */
+  public void restart() throws IOException {
+    if (alive()) {
+      throw new IllegalStateException("Redis on port " + port + " is still running");
+    }
+    startProcess();
+  }
+
+  @Override
+  public void close() {
+    if (process != null && process.isAlive()) {
+      resume(); // a paused process would not handle SIGTERM
+      process.destroy();
+      if (!waitFor(process)) {
+        process.destroyForcibly();
+        waitFor(process);
+      }
+    }
+  }
+
+  private void startProcess() throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(binary.toString(),
+        "--port", Integer.toString(port),
+        "--bind", "127.0.0.1",
+        "--save", "",
+        "--appendonly", "no",
+        "--daemonize", "no",
+        "--protected-mode", "yes",
+        "--maxmemory-policy", "noeviction",
+        "--loglevel", "warning"));
+    process = new ProcessBuilder(cmd)
+        .redirectErrorStream(true)
+        .redirectOutput(logFile.toFile())
+        .start();
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(START_TIMEOUT_MS);
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new IOException("redis-server exited at start (code " + process.exitValue() + "): " + logTail());
+      }
+      try (Socket s = new Socket()) {
+        s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+        return;
+      } catch (IOException notYet) {
+        pauseBriefly();
+      }
+    }
+    close();
+    throw new IOException("redis-server did not accept connections on port " + port + " within "
+        + START_TIMEOUT_MS + " ms: " + logTail());
+  }
+
+  private String logTail() {
+    try {
+      List<String> lines = Files.readAllLines(logFile);
+      return String.join(" | ", lines.subList(Math.max(0, lines.size() - 3), lines.size()));
+    } catch (IOException e) {
+      return "(no log)";
+    }
+  }
+
+  private void signal(String sig) {
+    if (process == null || !process.isAlive()) {
+      throw new IllegalStateException("Redis on port " + port + " is not running");
+    }
+    try {
+      Process kill = new ProcessBuilder("kill", sig, Long.toString(process.pid())).inheritIO().start();
+      if (!kill.waitFor(5, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+        throw new IllegalStateException("kill " + sig + " " + process.pid() + " failed");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while signalling Redis", e);
+    }
+  }
+
+  private static boolean waitFor(Process p) {
+    try {
+      return p.waitFor(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  private static void pauseBriefly() {
+    try {
+      TimeUnit.MILLISECONDS.sleep(20);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** A free loopback port, as the OS hands it out now. */
+  public static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      s.setReuseAddress(true);
+      return s.getLocalPort();
+    }
+  }
+
+  /** {@code redis-server} from PATH, else the embedded-redis jar's binary for this platform, extracted once. */
+  static Path resolveBinary() throws IOException {
+    String path = System.getenv("PATH");
+    if (path != null) {
+      for (String dir : path.split(java.io.File.pathSeparator)) {
+        Path candidate = Path.of(dir, "redis-server");
+        if (Files.isExecutable(candidate)) {
+          return candidate;
+        }
+      }
+    }
+    String resource = bundledName();
+    Path target = Path.of(System.getProperty("java.io.tmpdir"), "opentime-" + resource);
+    if (Files.isExecutable(target)) {
+      return target;
+    }
+    try (InputStream in = EmbeddedRedis.class.getResourceAsStream("/" + resource)) {
+      if (in == null) {
+        throw new IOException("no redis-server on PATH and no bundled binary " + resource
+            + " for this platform: install Redis (e.g. apt-get install redis-server)");
+      }
+      Path tmp = Files.createTempFile(target.getParent(), "opentime-redis", ".part");
+      Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+      if (!tmp.toFile().setExecutable(true, true)) {
+        throw new IOException("cannot make " + tmp + " executable");
+      }
+      Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+    return target;
+  }
+
+  private static String bundledName() {
+    String os = System.getProperty("os.name").toLowerCase(Locale.ROOT);
+    String arch = System.getProperty("os.arch").toLowerCase(Locale.ROOT);
+    boolean arm = arch.contains("aarch64") || arch.contains("arm64");
+    if (os.contains("mac") || os.contains("darwin")) {
+      return arm ? "redis-server-6.2.6-v5-darwin-arm64" : "redis-server-6.2.6-v5-darwin-amd64";
+    }
+    return arm ? "redis-server-6.2.7-linux-arm64" : "redis-server-6.2.6-v5-linux-amd64";
+  }
+}

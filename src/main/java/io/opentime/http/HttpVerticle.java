@@ -1,0 +1,172 @@
+package io.opentime.http;
+
+import io.micrometer.core.instrument.Counter;
+import io.opentime.GatewayServices;
+import io.opentime.config.HttpConfig;
+import io.opentime.content.Block;
+import io.opentime.profile.FallbackReason;
+import io.opentime.profile.ProfileLookup;
+import io.opentime.profile.RedisLink;
+import io.opentime.profile.Source;
+import io.opentime.token.TokenVerification;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The public HTTP server. One instance runs per event loop, each with its own pipelined Redis connection; the
+ * profile cache, token codec and blocks are shared.
+ *
+ * <p>{@code GET /v1/amp/{block}?t=TOKEN}: AMP CORS check (403 if refused), token check (defaults if bad), profile
+ * lookup (cache, Redis within its deadline, stale, or defaults), JSON. Every answer past the CORS check is a 200
+ * with {@code Cache-Control: private, no-store}; nothing on this route redirects or answers 5xx.
+ */
+public final class HttpVerticle extends VerticleBase {
+
+  private static final Logger LOG = LoggerFactory.getLogger(HttpVerticle.class);
+  public static final String AMP_ROUTE = "amp";
+
+  static final CharSequence SOURCE_HEADER = HttpHeaders.createOptimized("X-Opentime-Source");
+  private static final CharSequence JSON = HttpHeaders.createOptimized("application/json");
+  private static final CharSequence NO_STORE = HttpHeaders.createOptimized("private, no-store");
+  private static final CharSequence NOSNIFF_HEADER = HttpHeaders.createOptimized("X-Content-Type-Options");
+  private static final CharSequence NOSNIFF = HttpHeaders.createOptimized("nosniff");
+  private static final CharSequence[] SOURCE_VALUES = new CharSequence[Source.values().length];
+
+  static {
+    for (Source s : Source.values()) {
+      SOURCE_VALUES[s.ordinal()] = HttpHeaders.createOptimized(s.tag());
+    }
+  }
+
+  private static final Buffer SENDER_NOT_ALLOWED = error("sender not allowed: AMP-Email-Sender (or Origin and "
+      + "__amp_source_origin) must name an allowed sender");
+  private static final Buffer UNKNOWN_BLOCK = error("unknown block");
+  private static final Buffer NOT_FOUND = error("not found");
+  private static final Buffer METHOD_NOT_ALLOWED = error("method not allowed");
+  private static final Buffer BAD_REQUEST = error("bad request");
+  private static final Buffer INTERNAL = error("internal error");
+
+  private final GatewayServices services;
+  private final Map<String, AmpBlock> ampBlocks = new HashMap<>();
+  private final ProfileLookup badToken = ProfileLookup.fallback(FallbackReason.BAD_TOKEN);
+  private RedisLink link;
+  private HttpServer server;
+
+  private record AmpBlock(Block block, Counter[] answers) {
+  }
+
+  public HttpVerticle(GatewayServices services) {
+    this.services = services;
+    services.blocks().all().forEach((name, block) ->
+        ampBlocks.put(name, new AmpBlock(block, services.metrics().answerCounters(AMP_ROUTE, name))));
+  }
+
+  @Override
+  public Future<?> start() {
+    link = new RedisLink(vertx, services.store().redisOptions(), services.config().redis().reconnectMaxDelay(),
+        "http-" + context.deploymentID().hashCode() + "-" + System.identityHashCode(this));
+    services.store().register(link);
+    HttpConfig http = services.config().http();
+    HttpServerOptions options = new HttpServerOptions()
+        .setHost(http.host())
+        .setPort(http.port())
+        .setIdleTimeout((int) http.idleTimeout().toSeconds())
+        .setIdleTimeoutUnit(TimeUnit.SECONDS)
+        .setMaxInitialLineLength(4096)
+        .setMaxHeaderSize(8192)
+        .setCompressionSupported(false)
+        .setTcpNoDelay(true);
+    return link.start()
+        .compose(v -> vertx.createHttpServer(options).requestHandler(router()).listen())
+        .onSuccess(s -> server = s);
+  }
+
+  @Override
+  public Future<?> stop() {
+    services.store().unregister(link);
+    Future<Void> closing = server == null ? Future.succeededFuture() : server.close();
+    return closing.eventually(() -> link.close());
+  }
+
+  private Router router() {
+    Router router = Router.router(vertx);
+    router.get("/v1/amp/:block").handler(this::amp);
+    router.errorHandler(404, ctx -> plain(ctx.response(), 404, NOT_FOUND));
+    router.errorHandler(405, ctx -> plain(ctx.response(), 405, METHOD_NOT_ALLOWED));
+    router.errorHandler(400, ctx -> plain(ctx.response(), 400, BAD_REQUEST));
+    router.errorHandler(500, ctx -> {
+      LOG.error("unhandled failure on {}", ctx.currentRoute() == null ? "?" : ctx.currentRoute().getPath(), ctx.failure());
+      plain(ctx.response(), 500, INTERNAL);
+    });
+    return router;
+  }
+
+  private void amp(RoutingContext ctx) {
+    HttpServerResponse response = ctx.response();
+    AmpBlock ab = ampBlocks.get(ctx.pathParam("block"));
+    if (ab == null) {
+      plain(response, 404, UNKNOWN_BLOCK);
+      return;
+    }
+    HttpServerRequest request = ctx.request();
+    if (!services.cors().apply(request, response)) {
+      services.metrics().corsRejected(AMP_ROUTE);
+      plain(response, 403, SENDER_NOT_ALLOWED);
+      return;
+    }
+    try {
+      TokenVerification token = services.tokens().verify(request.getParam("t"));
+      if (!token.valid()) {
+        services.metrics().tokenRejected(token.rejection());
+        answer(response, ab, badToken);
+        return;
+      }
+      services.cache().lookup(token.claims().uid()).onComplete(ar -> answer(response, ab,
+          ar.succeeded() ? ar.result() : ProfileLookup.fallback(FallbackReason.ERROR)));
+    } catch (RuntimeException e) {
+      // The email must still get an answer: defaults, never a 5xx.
+      LOG.error("unexpected failure answering block {}; answering defaults", ab.block().name(), e);
+      answer(response, ab, ProfileLookup.fallback(FallbackReason.ERROR));
+    }
+  }
+
+  private void answer(HttpServerResponse response, AmpBlock ab, ProfileLookup lookup) {
+    services.metrics().answered(ab.answers(), lookup.source(), lookup.reason());
+    if (response.ended() || response.closed()) {
+      return;
+    }
+    response.putHeader(HttpHeaders.CONTENT_TYPE, JSON)
+        .putHeader(HttpHeaders.CACHE_CONTROL, NO_STORE)
+        .putHeader(NOSNIFF_HEADER, NOSNIFF)
+        .putHeader(SOURCE_HEADER, SOURCE_VALUES[lookup.source().ordinal()])
+        .end(ab.block().renderJson(lookup.profile()));
+  }
+
+  private static void plain(HttpServerResponse response, int status, Buffer body) {
+    if (response.ended() || response.closed()) {
+      return;
+    }
+    response.setStatusCode(status)
+        .putHeader(HttpHeaders.CONTENT_TYPE, JSON)
+        .putHeader(HttpHeaders.CACHE_CONTROL, NO_STORE)
+        .putHeader(NOSNIFF_HEADER, NOSNIFF)
+        .end(body.copy());
+  }
+
+  private static Buffer error(String message) {
+    return Buffer.buffer("{\"error\":\"" + message + "\"}");
+  }
+}

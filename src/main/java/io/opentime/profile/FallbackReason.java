@@ -1,0 +1,25 @@
+package io.opentime.profile;
+
+/** Why an answer fell back to defaults. The {@link #tag()} is the metric tag. */
+public enum FallbackReason {
+  /** Redis did not answer within the deadline. */
+  TIMEOUT("timeout"),
+  /** Redis answered with an error, or the connection failed. */
+  ERROR("error"),
+  /** The circuit breaker is open: Redis was not asked. */
+  BREAKER_OPEN("breaker_open"),
+  /** No connection to Redis (down at start, or reconnecting). */
+  NOT_CONNECTED("not_connected"),
+  /** The request's token was missing, forged or expired. */
+  BAD_TOKEN("bad_token");
+
+  private final String tag;
+
+  FallbackReason(String tag) {
+    this.tag = tag;
+  }
+
+  public String tag() {
+    return tag;
+  }
+}

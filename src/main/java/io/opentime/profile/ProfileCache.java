@@ -1,0 +1,92 @@
+package io.opentime.profile;
+
+import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.opentime.config.CacheConfig;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The in-process profile cache in front of {@link ProfileStore} (Caffeine).
+ *
+ * <ul>
+ *   <li>Coalescing: the cache holds the load's future, so all opens of one reader that arrive while it is being read
+ *       share a single Redis read, whichever event loop they are on.</li>
+ *   <li>Stale-while-revalidate: a profile older than {@code refresh-after} is still answered at once (as
+ *       {@link Source#STALE}) while Caffeine re-reads it in the background; a failed re-read keeps the old value,
+ *       so during an outage readers get the last good data until {@code expire-after}.</li>
+ *   <li>Fallback: a miss that Redis cannot answer (deadline, error, breaker) yields {@link Source#DEFAULT}; failures
+ *       are not cached, so the next open tries again (cheaply, while the breaker is open).</li>
+ * </ul>
+ *
+ * <p>Threading: Caffeine runs its maintenance and refresh dispatch on the calling thread ({@code Runnable::run}),
+ * never on the common pool (one thread on a 2-core machine). A load started on one event loop completes there;
+ * {@link #lookup} hands the result back on the caller's own context.
+ */
+public final class ProfileCache {
+
+  private final AsyncLoadingCache<String, Profile> cache;
+  private final Ticker ticker;
+  private final long refreshAfterNanos;
+
+  public ProfileCache(CacheConfig config, ProfileStore store, Ticker ticker) {
+    this.ticker = ticker;
+    this.refreshAfterNanos = config.refreshAfter().toNanos();
+    this.cache = Caffeine.newBuilder()
+        .maximumSize(config.maxEntries())
+        .refreshAfterWrite(config.refreshAfter())
+        .expireAfterWrite(config.expireAfter())
+        .executor(Runnable::run)
+        .ticker(ticker)
+        .recordStats()
+        .buildAsync((uid, executor) -> store.fetch(uid).toCompletionStage().toCompletableFuture());
+  }
+
+  /**
+   * Looks a reader up. Never fails: failures become a {@link Source#DEFAULT} lookup with the reason. Must be called
+   * on a Vert.x context; the future completes on that context (at once on a cache hit).
+   */
+  public Future<ProfileLookup> lookup(String uid) {
+    CompletableFuture<Profile> present = cache.getIfPresent(uid); // also triggers a due background refresh
+    if (present != null && present.isDone() && !present.isCompletedExceptionally()) {
+      Profile p = present.join();
+      Source s = ticker.read() - p.loadedAtNanos() >= refreshAfterNanos ? Source.STALE : Source.CACHE;
+      return Future.succeededFuture(new ProfileLookup(p, s, null));
+    }
+    CompletableFuture<Profile> load = present != null ? present : cache.get(uid);
+    if (load.isDone()) {
+      return Future.succeededFuture(fromLoad(load));
+    }
+    Context context = Vertx.currentContext();
+    return Future.fromCompletionStage(load, context)
+        .transform(ar -> Future.succeededFuture(ar.succeeded()
+            ? new ProfileLookup(ar.result(), Source.REDIS, null)
+            : ProfileLookup.fallback(RedisUnavailableException.reasonOf(ar.cause()))));
+  }
+
+  private static ProfileLookup fromLoad(CompletableFuture<Profile> done) {
+    try {
+      return new ProfileLookup(done.join(), Source.REDIS, null);
+    } catch (RuntimeException e) {
+      return ProfileLookup.fallback(RedisUnavailableException.reasonOf(e));
+    }
+  }
+
+  /** Drops a reader's cached profile, so the next open reads Redis. */
+  public void invalidate(String uid) {
+    cache.synchronous().invalidate(uid);
+  }
+
+  /** Approximate number of cached profiles. */
+  public long size() {
+    return cache.synchronous().estimatedSize();
+  }
+
+  /** The underlying Caffeine cache, for metrics binding. */
+  public com.github.benmanes.caffeine.cache.Cache<String, Profile> view() {
+    return cache.synchronous();
+  }
+}

@@ -1,0 +1,148 @@
+package io.opentime.profile;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.opentime.config.RedisConfig;
+import io.vertx.circuitbreaker.CircuitBreaker;
+import io.vertx.circuitbreaker.CircuitBreakerOptions;
+import io.vertx.circuitbreaker.CircuitBreakerState;
+import io.vertx.circuitbreaker.OpenCircuitException;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.ProtocolVersion;
+import io.vertx.redis.client.RedisOptions;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * Reads profiles from Redis: one {@code HMGET profile:<uid> <schema fields>} per read, on the calling event loop's
+ * own {@link RedisLink}, bounded by the configured deadline and guarded by one process-wide circuit breaker.
+ *
+ * <p>Failure semantics: the returned future fails with a {@link RedisUnavailableException} whose reason says why
+ * (timeout, error, breaker open, not connected). While the breaker is open nothing is sent to Redis, so a hung Redis
+ * does not accumulate commands; after {@code breaker.reset-after} one probe read is let through.
+ */
+public final class ProfileStore {
+
+  private final RedisConfig config;
+  private final ProfileSchema schema;
+  private final Ticker ticker;
+  private final CircuitBreaker breaker;
+  private final Map<Context, RedisLink> links = new ConcurrentHashMap<>();
+  private final List<RedisLink> allLinks = new CopyOnWriteArrayList<>();
+
+  public ProfileStore(Vertx vertx, RedisConfig config, ProfileSchema schema, Ticker ticker) {
+    this.config = config;
+    this.schema = schema;
+    this.ticker = ticker;
+    this.breaker = CircuitBreaker.create("redis-profiles", vertx, new CircuitBreakerOptions()
+        .setMaxFailures(config.breakerFailures())
+        .setTimeout(config.deadline().toMillis())
+        .setResetTimeout(config.breakerResetAfter().toMillis())
+        .setFallbackOnFailure(false)
+        .setNotificationAddress(null));
+  }
+
+  /** Options for a command connection: RESP2 (no push messages can interleave with replies), short connect. */
+  public RedisOptions redisOptions() {
+    RedisOptions options = new RedisOptions()
+        .setConnectionString(config.url())
+        .setPreferredProtocolVersion(ProtocolVersion.RESP2);
+    options.getNetClientOptions().setConnectTimeout((int) config.connectTimeout().toMillis()).setTcpNoDelay(true);
+    return options;
+  }
+
+  /** Registers the link owned by the current event loop; reads issued on that loop use it. */
+  public void register(RedisLink link) {
+    links.put(link.context(), link);
+    allLinks.add(link);
+  }
+
+  public void unregister(RedisLink link) {
+    links.remove(link.context(), link);
+    allLinks.remove(link);
+  }
+
+  public CircuitBreakerState breakerState() {
+    return breaker.state();
+  }
+
+  /** True when at least one event loop holds a live connection. */
+  public boolean connected() {
+    for (RedisLink l : allLinks) {
+      if (l.connected()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Reads one profile. A reader with no hash in Redis yields an empty profile, not a failure.
+   * The future completes on the event loop of the link used (the caller's own, when it has one).
+   */
+  public Future<Profile> fetch(String uid) {
+    if (schema.size() == 0) {
+      return Future.succeededFuture(new Profile(new String[0], ticker.read()));
+    }
+    RedisLink link = links.get(Vertx.currentContext());
+    if (link != null) {
+      return fetchOn(link, uid);
+    }
+    // A caller without a link of its own (not an HTTP event loop): borrow one and run on its loop.
+    if (allLinks.isEmpty()) {
+      return Future.failedFuture(new RedisUnavailableException(FallbackReason.NOT_CONNECTED, "no Redis link registered"));
+    }
+    RedisLink any = allLinks.get(Math.floorMod(uid.hashCode(), allLinks.size()));
+    Promise<Profile> promise = Promise.promise();
+    any.context().runOnContext(v -> fetchOn(any, uid).onComplete(promise));
+    return promise.future();
+  }
+
+  private Future<Profile> fetchOn(RedisLink link, String uid) {
+    return breaker.<Profile>execute(() -> link.send(hmget(uid)).map(this::toProfile))
+        .recover(err -> Future.failedFuture(classify(err)));
+  }
+
+  private Request hmget(String uid) {
+    Request r = Request.cmd(Command.HMGET).arg(config.profileKey(uid));
+    for (String f : schema.fields()) {
+      r.arg(f);
+    }
+    return r;
+  }
+
+  private Profile toProfile(Response reply) {
+    String[] values = new String[schema.size()];
+    if (reply != null) {
+      for (int i = 0; i < values.length && i < reply.size(); i++) {
+        Response v = reply.get(i);
+        values[i] = v == null ? null : v.toString();
+      }
+    }
+    return new Profile(values, ticker.read());
+  }
+
+  private static RedisUnavailableException classify(Throwable err) {
+    if (err instanceof RedisUnavailableException r) {
+      return r;
+    }
+    if (err instanceof io.vertx.circuitbreaker.TimeoutException) {
+      return new RedisUnavailableException(FallbackReason.TIMEOUT, "Redis read exceeded its deadline");
+    }
+    if (err instanceof OpenCircuitException) {
+      return new RedisUnavailableException(FallbackReason.BREAKER_OPEN, "Redis circuit breaker is open");
+    }
+    return new RedisUnavailableException(FallbackReason.ERROR, "Redis read failed: " + err.getMessage());
+  }
+
+  public void close() {
+    breaker.close();
+  }
+}

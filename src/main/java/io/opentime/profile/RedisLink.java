@@ -1,0 +1,143 @@
+package io.opentime.profile;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisConnection;
+import io.vertx.redis.client.RedisOptions;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import java.time.Duration;
+import java.util.concurrent.ThreadLocalRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One long-lived Redis connection owned by one event loop. Every command sent from that loop pipelines on it, so a
+ * burst of misses costs one connection, not one pooled connection per command (the pooled client would refuse a
+ * burst beyond its pool and wait queue). It reconnects by itself with capped, jittered exponential backoff; while
+ * disconnected, {@link #send} fails at once instead of waiting.
+ *
+ * <p>Threading: all methods must be called on {@link #context()}; {@link ProfileStore} routes calls there.
+ */
+public final class RedisLink {
+
+  private static final Logger LOG = LoggerFactory.getLogger(RedisLink.class);
+  private static final long FIRST_RETRY_MS = 50;
+
+  private final Vertx vertx;
+  private final Context context;
+  private final Redis client;
+  private final String name;
+  private final long maxDelayMs;
+  private RedisConnection connection;
+  private boolean connecting;
+  private boolean closed;
+  private long nextDelayMs = FIRST_RETRY_MS;
+  private long retryTimer = -1;
+  private boolean reportedDown;
+
+  /** Must be created on the event loop that will use it. */
+  public RedisLink(Vertx vertx, RedisOptions options, Duration reconnectMaxDelay, String name) {
+    this.vertx = vertx;
+    this.context = vertx.getOrCreateContext();
+    this.client = Redis.createClient(vertx, options);
+    this.name = name;
+    this.maxDelayMs = Math.max(FIRST_RETRY_MS, reconnectMaxDelay.toMillis());
+  }
+
+  public Context context() {
+    return context;
+  }
+
+  public boolean connected() {
+    return connection != null;
+  }
+
+  /**
+   * Starts connecting. Completes when the first attempt ends, successfully or not: a gateway starts, and serves
+   * defaults, even if Redis is down.
+   */
+  public Future<Void> start() {
+    return connect().otherwiseEmpty().mapEmpty();
+  }
+
+  /** Sends one command on this loop's connection; fails at once with NOT_CONNECTED while there is none. */
+  public Future<Response> send(Request request) {
+    RedisConnection c = connection;
+    if (c == null) {
+      return Future.failedFuture(new RedisUnavailableException(FallbackReason.NOT_CONNECTED, "not connected to Redis"));
+    }
+    return c.send(request);
+  }
+
+  private Future<RedisConnection> connect() {
+    if (closed || connecting || connection != null) {
+      return Future.failedFuture("not connecting");
+    }
+    connecting = true;
+    return client.connect()
+        .onSuccess(c -> {
+          connecting = false;
+          if (closed) {
+            c.close();
+            return;
+          }
+          connection = c;
+          nextDelayMs = FIRST_RETRY_MS;
+          if (reportedDown) {
+            LOG.info("Redis connection {} re-established", name);
+            reportedDown = false;
+          }
+          c.exceptionHandler(err -> dropped(c, err.getMessage()));
+          c.endHandler(v -> dropped(c, "connection closed"));
+        })
+        .onFailure(err -> {
+          connecting = false;
+          if (!reportedDown) {
+            LOG.warn("Redis connection {} unavailable ({}); serving cached data and defaults, retrying", name, err.getMessage());
+            reportedDown = true;
+          }
+          scheduleReconnect();
+        });
+  }
+
+  private void dropped(RedisConnection c, String why) {
+    if (connection != c) {
+      return;
+    }
+    connection = null;
+    c.close();
+    if (!closed) {
+      if (!reportedDown) {
+        LOG.warn("Redis connection {} lost ({}); reconnecting", name, why);
+        reportedDown = true;
+      }
+      scheduleReconnect();
+    }
+  }
+
+  private void scheduleReconnect() {
+    if (closed || retryTimer != -1) {
+      return;
+    }
+    long delay = nextDelayMs / 2 + ThreadLocalRandom.current().nextLong(nextDelayMs / 2 + 1);
+    nextDelayMs = Math.min(maxDelayMs, nextDelayMs * 2);
+    retryTimer = vertx.setTimer(delay, id -> {
+      retryTimer = -1;
+      connect();
+    });
+  }
+
+  public Future<Void> close() {
+    closed = true;
+    if (retryTimer != -1) {
+      vertx.cancelTimer(retryTimer);
+    }
+    RedisConnection c = connection;
+    connection = null;
+    Future<Void> f = c == null ? Future.succeededFuture() : c.close().otherwiseEmpty();
+    return f.eventually(client::close);
+  }
+}

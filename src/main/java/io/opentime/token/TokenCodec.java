@@ -1,0 +1,193 @@
+package io.opentime.token;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.time.Clock;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.Map;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * Mints and verifies {@code v1} tokens: {@code v1.<kid>.<base64url(payload)>.<base64url(HMAC-SHA256)>}, where the
+ * MAC covers every character before the last dot and the payload is a small JSON object
+ * ({@code {"u":uid,"c":campaign,"e":expiresAtEpochSeconds}}). See {@code docs/tokens.md}.
+ *
+ * <p>Verification checks the MAC (constant time) before it decodes or parses anything, so a forged token costs one
+ * HMAC and never reaches the JSON parser. Thread-safe: each thread keeps its own {@link Mac} per key.
+ */
+public final class TokenCodec {
+
+  public static final String VERSION = "v1";
+  /** Longest token looked at; anything longer is rejected before any work. */
+  public static final int MAX_TOKEN_LENGTH = 1024;
+  private static final String HMAC = "HmacSHA256";
+  private static final int TAG_BYTES = 32;
+  private static final int TAG_CHARS = 43; // base64url of 32 bytes, unpadded
+
+  private static final JsonFactory JSON = JsonFactory.builder()
+      .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+      .build();
+  private static final Base64.Encoder B64 = Base64.getUrlEncoder().withoutPadding();
+  private static final Base64.Decoder B64D = Base64.getUrlDecoder();
+
+  private final Map<String, ThreadLocal<Mac>> macs = new HashMap<>();
+  private final String signingKid;
+  private final Clock clock;
+
+  public TokenCodec(TokenKeys keys, Clock clock) {
+    this.clock = clock;
+    this.signingKid = keys.isEmpty() ? null : keys.signing().kid();
+    for (TokenKey key : keys.keys()) {
+      SecretKeySpec spec = new SecretKeySpec(key.secret(), HMAC);
+      macs.put(key.kid(), ThreadLocal.withInitial(() -> newMac(spec)));
+    }
+  }
+
+  /** Mints a token with the signing (first) key. */
+  public String mint(TokenClaims claims) {
+    if (signingKid == null) {
+      throw new IllegalStateException("no token keys configured: nothing to sign with");
+    }
+    String signingInput = VERSION + '.' + signingKid + '.' + B64.encodeToString(payload(claims));
+    byte[] tag = macs.get(signingKid).get().doFinal(signingInput.getBytes(StandardCharsets.US_ASCII));
+    return signingInput + '.' + B64.encodeToString(tag);
+  }
+
+  /** Verifies a token; never throws for bad input. */
+  public TokenVerification verify(String token) {
+    if (token == null || token.isEmpty()) {
+      return TokenVerification.rejected(TokenRejection.MISSING);
+    }
+    int len = token.length();
+    if (len > MAX_TOKEN_LENGTH) {
+      return TokenVerification.rejected(TokenRejection.MALFORMED);
+    }
+    int d1 = token.indexOf('.');
+    int d2 = d1 < 0 ? -1 : token.indexOf('.', d1 + 1);
+    int d3 = d2 < 0 ? -1 : token.indexOf('.', d2 + 1);
+    if (d3 < 0 || token.indexOf('.', d3 + 1) >= 0 || !isTokenAlphabet(token)) {
+      return TokenVerification.rejected(TokenRejection.MALFORMED);
+    }
+    if (!token.regionMatches(0, VERSION, 0, d1) || d1 != VERSION.length()) {
+      return TokenVerification.rejected(TokenRejection.UNSUPPORTED_VERSION);
+    }
+    ThreadLocal<Mac> mac = macs.get(token.substring(d1 + 1, d2));
+    if (mac == null) {
+      return TokenVerification.rejected(TokenRejection.UNKNOWN_KEY);
+    }
+    if (len - d3 - 1 != TAG_CHARS || d3 == d2 + 1) {
+      return TokenVerification.rejected(TokenRejection.MALFORMED);
+    }
+    byte[] presented;
+    try {
+      presented = B64D.decode(token.substring(d3 + 1));
+    } catch (IllegalArgumentException e) {
+      return TokenVerification.rejected(TokenRejection.MALFORMED);
+    }
+    byte[] expected = mac.get().doFinal(token.substring(0, d3).getBytes(StandardCharsets.US_ASCII));
+    if (presented.length != TAG_BYTES || !MessageDigest.isEqual(expected, presented)) {
+      return TokenVerification.rejected(TokenRejection.BAD_SIGNATURE);
+    }
+    // Authentic from here on: only now is the payload decoded and parsed.
+    TokenClaims claims;
+    try {
+      claims = parsePayload(B64D.decode(token.substring(d2 + 1, d3)));
+    } catch (IllegalArgumentException | IOException e) {
+      return TokenVerification.rejected(TokenRejection.MALFORMED);
+    }
+    if (clock.instant().getEpochSecond() >= claims.expiresAt()) {
+      return TokenVerification.rejected(TokenRejection.EXPIRED);
+    }
+    return TokenVerification.ok(claims);
+  }
+
+  private static boolean isTokenAlphabet(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+          || c == '-' || c == '_' || c == '.';
+      if (!ok) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static byte[] payload(TokenClaims claims) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(96);
+    try (JsonGenerator g = JSON.createGenerator(out)) {
+      g.writeStartObject();
+      g.writeStringField("u", claims.uid());
+      if (claims.campaign() != null) {
+        g.writeStringField("c", claims.campaign());
+      }
+      g.writeNumberField("e", claims.expiresAt());
+      g.writeEndObject();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toByteArray();
+  }
+
+  private static TokenClaims parsePayload(byte[] json) throws IOException {
+    String uid = null;
+    String campaign = null;
+    Long exp = null;
+    try (JsonParser p = JSON.createParser(json)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        throw new IllegalArgumentException("payload is not an object");
+      }
+      JsonToken t;
+      while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken v = p.nextToken();
+        switch (name) {
+          case "u" -> uid = requireString(p, v);
+          case "c" -> campaign = requireString(p, v);
+          case "e" -> {
+            if (v != JsonToken.VALUE_NUMBER_INT) {
+              throw new IllegalArgumentException("e is not an integer");
+            }
+            exp = p.getLongValue();
+          }
+          default -> p.skipChildren(); // claims added by later versions of the minter
+        }
+      }
+      if (t != JsonToken.END_OBJECT || p.nextToken() != null) {
+        throw new IllegalArgumentException("trailing data after payload");
+      }
+    }
+    if (uid == null || exp == null) {
+      throw new IllegalArgumentException("payload lacks u or e");
+    }
+    return new TokenClaims(uid, campaign, exp);
+  }
+
+  private static String requireString(JsonParser p, JsonToken v) throws IOException {
+    if (v != JsonToken.VALUE_STRING) {
+      throw new IllegalArgumentException("claim is not a string");
+    }
+    return p.getText();
+  }
+
+  private static Mac newMac(SecretKeySpec spec) {
+    try {
+      Mac mac = Mac.getInstance(HMAC);
+      mac.init(spec);
+      return mac;
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("HmacSHA256 unavailable in this JVM", e);
+    }
+  }
+}
