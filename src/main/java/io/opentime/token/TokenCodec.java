@@ -34,6 +34,9 @@ public final class TokenCodec {
   private static final String HMAC = "HmacSHA256";
   private static final int TAG_BYTES = 32;
   private static final int TAG_CHARS = 43; // base64url of 32 bytes, unpadded
+  // The 43rd character carries 4 bits and 2 zero padding bits: only these 16 spellings are canonical, so a tag has
+  // exactly one accepted spelling.
+  private static final String CANONICAL_LAST = "AEIMQUYcgkosw048";
 
   private static final JsonFactory JSON = JsonFactory.builder()
       .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
@@ -86,7 +89,7 @@ public final class TokenCodec {
     if (mac == null) {
       return TokenVerification.rejected(TokenRejection.UNKNOWN_KEY);
     }
-    if (len - d3 - 1 != TAG_CHARS || d3 == d2 + 1) {
+    if (len - d3 - 1 != TAG_CHARS || d3 == d2 + 1 || CANONICAL_LAST.indexOf(token.charAt(len - 1)) < 0) {
       return TokenVerification.rejected(TokenRejection.MALFORMED);
     }
     byte[] presented;

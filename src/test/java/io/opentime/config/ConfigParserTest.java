@@ -1,0 +1,175 @@
+package io.opentime.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.opentime.support.TestConfig;
+import io.vertx.core.json.JsonObject;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+class ConfigParserTest {
+
+  static GatewayConfig parse(Map<String, String> env) {
+    return ConfigParser.parse(TestConfig.shippedYaml(), env);
+  }
+
+  static JsonObject yaml(String path, Object value) {
+    JsonObject root = TestConfig.shippedYaml();
+    String[] p = path.split("\\.");
+    JsonObject node = root;
+    for (int i = 0; i < p.length - 1; i++) {
+      if (!(node.getValue(p[i]) instanceof JsonObject)) {
+        node.put(p[i], new JsonObject());
+      }
+      node = node.getJsonObject(p[i]);
+    }
+    node.put(p[p.length - 1], value);
+    return root;
+  }
+
+  @Test
+  @DisplayName("the shipped configuration parses to the documented defaults")
+  void shippedDefaults() {
+    GatewayConfig c = parse(Map.of());
+    assertThat(c.http().port()).isEqualTo(8080);
+    assertThat(c.http().instances()).isEqualTo(Runtime.getRuntime().availableProcessors());
+    assertThat(c.redis().url()).isEqualTo("redis://127.0.0.1:6379");
+    assertThat(c.redis().deadline()).isEqualTo(Duration.ofMillis(25));
+    assertThat(c.redis().profileKey("u1")).isEqualTo("profile:u1");
+    assertThat(c.cache().refreshAfter()).isEqualTo(Duration.ofSeconds(5));
+    assertThat(c.cache().expireAfter()).isEqualTo(Duration.ofMinutes(10));
+    assertThat(c.cache().maxEntries()).isEqualTo(1_000_000);
+    assertThat(c.tokenKeys().isEmpty()).isTrue();
+    assertThat(c.amp().senders()).isEmpty();
+    assertThat(c.amp().origins()).containsExactly("https://mail.google.com", "https://amp.gmail.dev");
+    assertThat(c.blocks().get("greeting").fields()).containsExactly(
+        new BlockConfig.Field("first_name", "there"), new BlockConfig.Field("loyalty_tier", "member"));
+  }
+
+  @Test
+  @DisplayName("an empty file yields the same defaults as the shipped one, minus the blocks")
+  void emptyFile() {
+    GatewayConfig c = ConfigParser.parse(new JsonObject(), Map.of());
+    assertThat(c.http().port()).isEqualTo(8080);
+    assertThat(c.blocks()).isEmpty();
+  }
+
+  @Test
+  @DisplayName("environment variables override the file and are remembered as such")
+  void envOverrides() {
+    String key = "k9:" + Base64.getEncoder().encodeToString(new byte[32]);
+    GatewayConfig c = parse(Map.of(
+        "OPENTIME_HTTP_PORT", "9000",
+        "OPENTIME_REDIS_URL", "redis://redis.internal:6380",
+        "OPENTIME_TOKEN_KEYS", key + ",old:" + Base64.getEncoder().encodeToString(new byte[33]),
+        "OPENTIME_AMP_SENDERS", "news@shop.example, *@mail.shop.example",
+        "OPENTIME_AMP_ORIGINS", "https://mail.google.com",
+        "OPENTIME_REDIS_DEADLINE", "40ms",
+        "OPENTIME_CACHE_MAX_ENTRIES", "5000",
+        "OPENTIME_HTTP_INSTANCES", "3"));
+    assertThat(c.http().port()).isEqualTo(9000);
+    assertThat(c.http().instances()).isEqualTo(3);
+    assertThat(c.redis().url()).isEqualTo("redis://redis.internal:6380");
+    assertThat(c.redis().deadline()).isEqualTo(Duration.ofMillis(40));
+    assertThat(c.tokenKeys().signing().kid()).isEqualTo("k9");
+    assertThat(c.tokenKeys().keys()).hasSize(2);
+    assertThat(c.amp().senders()).containsExactly("news@shop.example", "*@mail.shop.example");
+    assertThat(c.amp().origins()).containsExactly("https://mail.google.com");
+    assertThat(c.cache().maxEntries()).isEqualTo(5000);
+    assertThat(c.setByEnvironment("redis.url")).isTrue();
+    assertThat(c.setByEnvironment("http.host")).isFalse();
+  }
+
+  @Test
+  @DisplayName("blank environment variables are ignored")
+  void blankEnvIgnored() {
+    assertThat(parse(Map.of("OPENTIME_HTTP_PORT", " ")).http().port()).isEqualTo(8080);
+  }
+
+  @Test
+  @DisplayName("a bad value from the environment names the variable")
+  void envErrorNamesVariable() {
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_HTTP_PORT", "eighty")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage("config error in OPENTIME_HTTP_PORT (http.port): must be a whole number (got 'eighty')");
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_HTTP_PORT", "70000")))
+        .hasMessageContaining("must be between 0 and 65535 (got 70000)");
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_REDIS_URL", "http://x")))
+        .hasMessageContaining("OPENTIME_REDIS_URL (redis.url): must start with redis://");
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_REDIS_DEADLINE", "25")))
+        .hasMessageContaining("OPENTIME_REDIS_DEADLINE (redis.deadline): not a duration");
+  }
+
+  @Test
+  @DisplayName("a bad token key names the variable and the key id, never the secret")
+  void tokenKeyErrorsHideSecret() {
+    String shortSecret = Base64.getEncoder().encodeToString("sixteen-byte-key".getBytes());
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_TOKEN_KEYS", "k1:" + shortSecret)))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("OPENTIME_TOKEN_KEYS (tokens.keys): key 'k1': secret must be at least 32 bytes")
+        .hasMessageNotContaining(shortSecret);
+  }
+
+  @Test
+  @DisplayName("a misspelt key is refused with its full path")
+  void unknownKey() {
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("redis.dealine", "25ms"), Map.of()))
+        .hasMessage("config error in redis.dealine: unknown key (check the spelling; every key is listed in the README)");
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("htp.port", 1), Map.of()))
+        .hasMessageContaining("config error in htp: unknown key");
+  }
+
+  @Test
+  @DisplayName("durations, ranges and cross-checks are validated")
+  void ranges() {
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("cache.expire-after", "1s"), Map.of()))
+        .hasMessageContaining("cache.expire-after: must be longer than cache.refresh-after (5s)");
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("redis.deadline", "0ms"), Map.of()))
+        .hasMessageContaining("redis.deadline: must be between 1ms and 10s (got 0ms)");
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("redis.breaker.failures", 0), Map.of()))
+        .hasMessageContaining("redis.breaker.failures: must be between 1 and 10000");
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("http", "8080"), Map.of()))
+        .hasMessageContaining("http: must be a mapping");
+  }
+
+  @Test
+  @DisplayName("senders must be addresses or *@domain; origins must be bare https origins")
+  void ampValidation() {
+    for (String bad : List.of("news", "*@*.shop.example", "a*b@shop.example", "@shop.example", "news@", "a@b@c", "n ews@x.y")) {
+      assertThatThrownBy(() -> parse(Map.of("OPENTIME_AMP_SENDERS", bad))).as(bad)
+          .isInstanceOf(ConfigException.class).hasMessageContaining("OPENTIME_AMP_SENDERS (amp.senders)");
+    }
+    for (String bad : List.of("*", "http://mail.google.com", "https://mail.google.com/", "https://*.google.com")) {
+      assertThatThrownBy(() -> parse(Map.of("OPENTIME_AMP_ORIGINS", bad))).as(bad)
+          .hasMessageContaining("OPENTIME_AMP_ORIGINS (amp.origins)");
+    }
+  }
+
+  @Test
+  @DisplayName("blocks need a valid name and at least one field")
+  void blockValidation() {
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("blocks.Bad Name.fields.a", "x"), Map.of()))
+        .hasMessageContaining("blocks.Bad Name: block names use");
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("blocks.empty.fields", new JsonObject()), Map.of()))
+        .hasMessageContaining("blocks.empty.fields: a block needs at least one field");
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("blocks.greeting.fieldz", new JsonObject()), Map.of()))
+        .hasMessageContaining("blocks.greeting.fieldz: unknown key");
+  }
+
+  @Test
+  @DisplayName("durations parse with every unit and reject bare numbers")
+  void durations() {
+    assertThat(Durations.parse("25ms")).isEqualTo(Duration.ofMillis(25));
+    assertThat(Durations.parse("31d")).isEqualTo(Duration.ofDays(31));
+    assertThat(Durations.parse(" 2h ")).isEqualTo(Duration.ofHours(2));
+    assertThat(Durations.format(Duration.ofDays(31))).isEqualTo("31d");
+    assertThat(Durations.format(Duration.ofMillis(1500))).isEqualTo("1500ms");
+    assertThatThrownBy(() -> Durations.parse("5")).hasMessageContaining("not a duration: '5'");
+    assertThatThrownBy(() -> Durations.parse("-5s")).hasMessageContaining("not a duration");
+  }
+}
