@@ -45,4 +45,20 @@ public final class Http {
       throw new IllegalStateException(e);
     }
   }
+
+  /** Sends one raw HTTP/1.1 request (for requests a strict client refuses to build) and returns the raw answer. */
+  public static String raw(int port, String requestLine, String... headers) {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+      socket.setSoTimeout(5000);
+      StringBuilder req = new StringBuilder(requestLine).append("\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+      for (String h : headers) {
+        req.append(h).append("\r\n");
+      }
+      req.append("\r\n");
+      socket.getOutputStream().write(req.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
 }
