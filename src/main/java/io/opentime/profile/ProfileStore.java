@@ -6,7 +6,6 @@ import io.vertx.circuitbreaker.CircuitBreaker;
 import io.vertx.circuitbreaker.CircuitBreakerOptions;
 import io.vertx.circuitbreaker.CircuitBreakerState;
 import io.vertx.circuitbreaker.OpenCircuitException;
-import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -34,7 +33,9 @@ public final class ProfileStore {
   private final ProfileSchema schema;
   private final Ticker ticker;
   private final CircuitBreaker breaker;
-  private final Map<Context, RedisLink> links = new ConcurrentHashMap<>();
+  // Keyed by event-loop thread, not Context: HTTP handlers run on a duplicated context per request, which never
+  // equals the verticle's context, while the thread is always the one the link's connection lives on.
+  private final Map<Thread, RedisLink> links = new ConcurrentHashMap<>();
   private final List<RedisLink> allLinks = new CopyOnWriteArrayList<>();
 
   public ProfileStore(Vertx vertx, RedisConfig config, ProfileSchema schema, Ticker ticker) {
@@ -60,12 +61,12 @@ public final class ProfileStore {
 
   /** Registers the link owned by the current event loop; reads issued on that loop use it. */
   public void register(RedisLink link) {
-    links.put(link.context(), link);
+    links.put(link.eventLoop(), link);
     allLinks.add(link);
   }
 
   public void unregister(RedisLink link) {
-    links.remove(link.context(), link);
+    links.remove(link.eventLoop(), link);
     allLinks.remove(link);
   }
 
@@ -91,7 +92,7 @@ public final class ProfileStore {
     if (schema.size() == 0) {
       return Future.succeededFuture(new Profile(new String[0], ticker.read()));
     }
-    RedisLink link = links.get(Vertx.currentContext());
+    RedisLink link = links.get(Thread.currentThread());
     if (link != null) {
       return fetchOn(link, uid);
     }

@@ -28,6 +28,7 @@ public final class RedisLink {
 
   private final Vertx vertx;
   private final Context context;
+  private final Thread eventLoop;
   private final Redis client;
   private final String name;
   private final long maxDelayMs;
@@ -38,10 +39,11 @@ public final class RedisLink {
   private long retryTimer = -1;
   private boolean reportedDown;
 
-  /** Must be created on the event loop that will use it. */
+  /** Must be created on the event loop that will use it (in a verticle's start). */
   public RedisLink(Vertx vertx, RedisOptions options, Duration reconnectMaxDelay, String name) {
     this.vertx = vertx;
     this.context = vertx.getOrCreateContext();
+    this.eventLoop = Thread.currentThread();
     this.client = Redis.createClient(vertx, options);
     this.name = name;
     this.maxDelayMs = Math.max(FIRST_RETRY_MS, reconnectMaxDelay.toMillis());
@@ -49,6 +51,11 @@ public final class RedisLink {
 
   public Context context() {
     return context;
+  }
+
+  /** The event-loop thread this link belongs to. */
+  public Thread eventLoop() {
+    return eventLoop;
   }
 
   public boolean connected() {

@@ -66,7 +66,7 @@ public final class RunningGateway implements AutoCloseable {
     Response info = Main.block(redis.send(Request.cmd(Command.INFO).arg("commandstats")));
     for (String line : info.toString().split("\r?\n")) {
       if (line.startsWith("cmdstat_hmget:")) {
-        return Long.parseLong(line.replaceAll(".*calls=(\\d+).*", "$1"));
+        return Long.parseLong(line.replaceAll("^cmdstat_hmget:calls=(\\d+),.*", "$1"));
       }
     }
     return 0;

@@ -1,0 +1,507 @@
+#!/usr/bin/env bash
+# Opentime benchmark: the gateway against a bare Vert.x "ceiling" server, on this machine, loopback only.
+# Usage (from the repo root): bash bench/run.sh        Knobs and how to read the output: bench/README.md
+set -euo pipefail
+
+# ---------------------------------------------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------------------------------------------
+DURATION=${DURATION:-10s}        # length of every measured wrk run
+CONNECTIONS=${CONNECTIONS:-64}   # wrk -c
+THREADS=${THREADS:-2}            # wrk -t
+ROUNDS=${ROUNDS:-3}              # A/B rounds (ceiling, gateway) of the hot scenario
+READERS=${READERS:-100000}       # profiles in Redis, random readers of the stalled and cold scenarios
+WARMUP=${WARMUP:-5s}             # wrk warm-up of each freshly started server (not measured)
+STALL_AFTER=${STALL_AFTER:-1}    # seconds into the stalled run at which Redis is SIGSTOPped
+JAVA_OPTS=${JAVA_OPTS:-}         # extra JVM options, given to the gateway and the ceiling alike
+WARMUP_READERS=20000             # readers w0..w19999 (no profile in Redis) used to warm restarted gateways
+PROBE_READERS=20                 # readers p0..p19, used once each to see Redis answering again after the stall
+SENDER=bench@opentime.example
+BODY='{"items":[{"first_name":"Ada","loyalty_tier":"gold"}]}'
+
+START_DIR=$(pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+if [[ -n ${OPENTIME_JAR:-} ]]; then
+  JAR=$(cd "$START_DIR" && realpath -m -- "$OPENTIME_JAR")
+else
+  JAR=$ROOT/target/opentime-gateway.jar
+fi
+if [[ ! -f $JAR ]]; then
+  echo "no gateway jar at $JAR" >&2
+  echo "build it first: mvn -B -ntp -DskipTests package" >&2
+  exit 1
+fi
+
+die() { echo "ERROR: $*" >&2; exit 1; }
+
+# "10s", "1m", "2h" or a plain number of seconds -> seconds
+to_seconds() {
+  local d=$1
+  case $d in
+    *[0-9]s) echo "${d%s}" ;;
+    *[0-9]m) echo $(( ${d%m} * 60 )) ;;
+    *[0-9]h) echo $(( ${d%h} * 3600 )) ;;
+    *[0-9]) echo "$d" ;;
+    *) die "cannot read duration '$d' (use e.g. 10s, 1m)" ;;
+  esac
+}
+# "25ms", "1s" -> milliseconds
+to_millis() {
+  local d=$1
+  case $d in
+    *[0-9]ms) echo "${d%ms}" ;;
+    *[0-9]s) echo $(( ${d%s} * 1000 )) ;;
+    *) die "cannot read OPENTIME_REDIS_DEADLINE '$d' (use e.g. 25ms)" ;;
+  esac
+}
+
+DURATION_S=$(to_seconds "$DURATION")
+WARMUP_S=$(to_seconds "$WARMUP")
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
+[[ $READERS =~ ^[1-9][0-9]*$ ]] || die "READERS must be a positive integer"
+[[ $CONNECTIONS =~ ^[1-9][0-9]*$ && $THREADS =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS and THREADS must be positive integers"
+(( CONNECTIONS >= THREADS )) || die "CONNECTIONS must be >= THREADS"
+(( DURATION_S > STALL_AFTER + 1 )) || die "DURATION must be longer than $((STALL_AFTER + 1))s for the stalled scenario"
+DEADLINE=${OPENTIME_REDIS_DEADLINE:-25ms}
+DEADLINE_MS=$(to_millis "$DEADLINE")
+STALL_P99_MS=$(( DEADLINE_MS + 10 ))
+
+# ---------------------------------------------------------------------------------------------------------------
+# Output: everything to the terminal and to bench/out/results-<timestamp>.txt; logs in bench/out/run-<timestamp>/
+# ---------------------------------------------------------------------------------------------------------------
+OUT=$ROOT/bench/out
+TS=$(date +%Y%m%d-%H%M%S)
+RUN_DIR=$OUT/run-$TS
+mkdir -p "$RUN_DIR"
+RESULTS=$OUT/results-$TS.txt
+exec > >(tee -a "$RESULTS") 2>&1
+TEE_PID=$!
+
+# ---------------------------------------------------------------------------------------------------------------
+# Processes: every one we start is remembered here and stopped on exit, Ctrl-C or error
+# ---------------------------------------------------------------------------------------------------------------
+REDIS_PID=""
+REDIS_STOPPED=0
+GW_PID=""
+CEIL_PID=""
+WRK_PID=""
+
+stop_pid() { # PID NAME: SIGTERM, up to 10 s, then SIGKILL
+  local pid=$1 name=$2 i
+  [[ -n $pid ]] || return 0
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "  $name (pid $pid) ignored SIGTERM for 10 s: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM HUP
+  set +e
+  if [[ -n $WRK_PID ]]; then stop_pid "$WRK_PID" wrk; WRK_PID=""; fi
+  if [[ -n $REDIS_PID ]]; then
+    kill -CONT "$REDIS_PID" 2>/dev/null   # a stopped Redis cannot act on SIGTERM
+    REDIS_STOPPED=0
+  fi
+  stop_pid "$GW_PID" gateway; GW_PID=""
+  stop_pid "$CEIL_PID" ceiling; CEIL_PID=""
+  stop_pid "$REDIS_PID" redis; REDIS_PID=""
+  if (( rc != 0 )); then
+    echo "bench/run.sh stopped (exit $rc); logs in ${RUN_DIR#"$ROOT"/}/, output in ${RESULTS#"$ROOT"/}"
+  fi
+  exec 1>&- 2>&-
+  wait "$TEE_PID" 2>/dev/null
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo; echo "interrupted"; exit 130' INT
+trap 'echo "terminated"; exit 143' TERM HUP
+
+# ---------------------------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------------------------
+PICKED_PORTS=" "
+free_port() { # a loopback TCP port nobody uses, below the ephemeral range so wrk's own sockets cannot take it
+  local p i
+  for ((i = 0; i < 200; i++)); do
+    p=$(( 20000 + RANDOM % 12000 ))
+    [[ $PICKED_PORTS == *" $p "* ]] && continue
+    if command -v ss >/dev/null; then
+      [[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] || continue
+    fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then continue; fi
+    PICKED_PORTS+="$p "
+    echo "$p"
+    return 0
+  done
+  die "no free loopback port found"
+}
+
+redis_ping() { # PORT -> 0 if Redis answers PING with +PONG
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'PING\r\n' >&3
+    IFS= read -r -t 1 line <&3 || exit 1
+    [[ $line == +PONG* ]]
+  ) 2>/dev/null
+}
+
+http_up() { # PORT -> 0 if something answers HTTP there
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || true)
+  [[ -n $code && $code != 000 ]]
+}
+
+listener_is() { # PORT PID -> 0 unless ss shows the port held (also) by some other process
+  command -v ss >/dev/null || return 0
+  local pids
+  pids=$(ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | sort -u || true)
+  [[ -z $pids || $pids == "pid=$2" ]]
+}
+
+wait_http() { # PID PORT NAME LOG: until it answers (60 s at most), failing if the process dies
+  local pid=$1 port=$2 name=$3 log=$4 i
+  for ((i = 0; i < 600; i++)); do
+    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$log"; die "$name exited during start-up (log: ${log#"$ROOT"/})"; }
+    if http_up "$port"; then
+      listener_is "$port" "$pid" || die "port $port is held by another process, not by $name (pid $pid)"
+      return 0
+    fi
+    sleep 0.1
+  done
+  tail -n 30 "$log"
+  die "$name did not answer on port $port within 60 s"
+}
+
+GW_N=0
+GW_PORT=""
+GW_LOG=""
+start_gateway() {
+  GW_N=$((GW_N + 1))
+  GW_PORT=$(free_port)
+  GW_LOG=$RUN_DIR/gateway-$GW_N.log
+  # shellcheck disable=SC2086
+  OPENTIME_HTTP_HOST=127.0.0.1 OPENTIME_HTTP_PORT=$GW_PORT OPENTIME_REDIS_URL=redis://127.0.0.1:$REDIS_PORT \
+    OPENTIME_TOKEN_KEYS=$TOKEN_KEYS OPENTIME_AMP_SENDERS=$SENDER OPENTIME_REDIS_DEADLINE=$DEADLINE \
+    java $JAVA_OPTS -jar "$JAR" serve >"$GW_LOG" 2>&1 </dev/null &
+  GW_PID=$!
+  wait_http "$GW_PID" "$GW_PORT" "gateway #$GW_N" "$GW_LOG"
+  echo "  gateway #$GW_N: pid $GW_PID, http://127.0.0.1:$GW_PORT, log ${GW_LOG#"$ROOT"/}"
+}
+
+stop_gateway() {
+  stop_pid "$GW_PID" gateway
+  GW_PID=""
+}
+
+rss_of() { # PID -> "123.4 MiB"
+  awk '/^VmRSS:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"
+}
+
+# RESULT line of the last wrk run, and its fields
+RESULT=""
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$RESULT"; }
+
+WRK_LUA=$ROOT/bench/wrk/greeting.lua
+WRK_N=0
+run_wrk() { # LABEL PORT TOKENS DURATION [STALL] -> RESULT
+  local label=$1 port=$2 tokens=$3 dur=$4 stall=${5:-} secs log rc=0
+  WRK_N=$((WRK_N + 1))
+  secs=$(to_seconds "$dur")
+  log=$RUN_DIR/wrk-$(printf '%02d' "$WRK_N")-$label.txt
+  timeout --kill-after=5 $((secs + 60)) \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$dur" --timeout 2s -s "$WRK_LUA" "http://127.0.0.1:$port" -- "$tokens" \
+    >"$log" 2>&1 </dev/null &
+  WRK_PID=$!
+  if [[ -n $stall ]]; then
+    sleep "$STALL_AFTER"
+    if kill -0 "$WRK_PID" 2>/dev/null; then
+      kill -STOP "$REDIS_PID"
+      REDIS_STOPPED=1
+      echo "  $(date +%T) Redis SIGSTOPped (pid $REDIS_PID), ${STALL_AFTER}s into the run"
+    fi
+  fi
+  wait "$WRK_PID" || rc=$?
+  WRK_PID=""
+  if (( REDIS_STOPPED )); then
+    kill -CONT "$REDIS_PID"
+    REDIS_STOPPED=0
+    echo "  $(date +%T) Redis SIGCONTed at the end of the run"
+  fi
+  RESULT=$(grep '^RESULT ' "$log" | tail -n 1 || true)
+  if (( rc != 0 )) || [[ -z $RESULT ]]; then
+    tail -n 20 "$log"
+    die "wrk run '$label' failed (exit $rc, log ${log#"$ROOT"/})"
+  fi
+}
+
+show_run() { # NAME: one line about the last wrk run
+  local errs
+  errs=$(( $(field connect_errors) + $(field read_errors) + $(field write_errors) + $(field timeouts) ))
+  printf '  %-22s rps=%8s  p50=%7s  p90=%7s  p99=%7s  p99.9=%8s  max=%8s ms  non200=%s  socket_errors=%s%s\n' \
+    "$1" "$(field rps)" "$(field p50)" "$(field p90)" "$(field p99)" "$(field p999)" "$(field max)" \
+    "$(field non200)" "$errs" "$(sources)"
+}
+
+sources() { # the gateway's X-Opentime-Source mix, if any
+  local r c s d
+  r=$(field src_redis); c=$(field src_cache); s=$(field src_stale); d=$(field src_default)
+  if (( r + c + s + d > 0 )); then
+    printf '  sources: redis=%s cache=%s stale=%s default=%s' "$r" "$c" "$s" "$d"
+  fi
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
+is_true() { awk "BEGIN { exit !($1) }"; }
+
+SUMMARY=()
+PASSED=0
+FAILED=0
+verdict() { # TEXT CONDITION(awk)
+  local v
+  if is_true "$2"; then v=PASS; PASSED=$((PASSED + 1)); else v=FAIL; FAILED=$((FAILED + 1)); fi
+  printf '  %-66s %s\n' "$1" "$v"
+  SUMMARY+=("$(printf '%-76s %s' "$1" "$v")")
+}
+
+check_answer() { # PORT NAME TOKEN: the exact greeting body with 200
+  local out code body
+  out=$(curl -s --max-time 5 -w '\n%{http_code}' -H "AMP-Email-Sender: $SENDER" \
+    "http://127.0.0.1:$1/v1/amp/greeting?t=$3" || true)
+  code=${out##*$'\n'}
+  body=${out%$'\n'*}
+  [[ $code == 200 && $body == "$BODY" ]] || die "$2 answered $code '$body', expected 200 '$BODY'"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Machine and tools
+# ---------------------------------------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  if [[ $(id -u) -ne 0 ]]; then
+    die "wrk is not installed and this is not root, so it cannot be installed here: run 'sudo apt-get install -y wrk' first"
+  fi
+  command -v apt-get >/dev/null || die "wrk is not installed and there is no apt-get: install wrk (https://github.com/wg/wrk) first"
+  echo "installing wrk (apt-get install -y wrk) ..."
+  if ! DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -q wrk >"$RUN_DIR/apt-wrk.log" 2>&1; then
+    DEBIAN_FRONTEND=noninteractive timeout 300 apt-get update -q >>"$RUN_DIR/apt-wrk.log" 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -q wrk >>"$RUN_DIR/apt-wrk.log" 2>&1 \
+      || { tail -n 20 "$RUN_DIR/apt-wrk.log"; die "could not install wrk"; }
+  fi
+fi
+for tool in java curl awk sed sort; do
+  command -v "$tool" >/dev/null || die "$tool is required"
+done
+
+if command -v redis-server >/dev/null; then
+  REDIS_BIN=$(command -v redis-server)
+else
+  REDIS_BIN=$OUT/redis-server
+  if [[ ! -x $REDIS_BIN || $JAR -nt $REDIS_BIN ]]; then
+    command -v unzip >/dev/null || die "unzip is required to extract redis-server from the jar (or put redis-server on PATH)"
+    unzip -p "$JAR" redis-server-6.2.6-v5-linux-amd64 >"$REDIS_BIN.tmp" || die "no redis-server-6.2.6-v5-linux-amd64 in $JAR"
+    chmod +x "$REDIS_BIN.tmp"
+    mv "$REDIS_BIN.tmp" "$REDIS_BIN"
+  fi
+fi
+
+CORES=$(nproc)
+echo "== Opentime benchmark $TS"
+echo "machine: $CORES cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)"
+echo "java:    $(java -version 2>&1 | head -n 1)"
+echo "wrk:     $( (wrk -v 2>&1 || true) | head -n 1)"
+echo "redis:   $("$REDIS_BIN" --version | head -n 1)"
+echo "jar:     $JAR"
+echo "knobs:   DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS ROUNDS=$ROUNDS READERS=$READERS WARMUP=$WARMUP" \
+  "OPENTIME_REDIS_DEADLINE=$DEADLINE${JAVA_OPTS:+ JAVA_OPTS=$JAVA_OPTS}"
+echo "note:    wrk, the servers and Redis share these $CORES cores; compare ratios, not absolute numbers across machines"
+echo "logs:    ${RUN_DIR#"$ROOT"/}/"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Setup: Redis with READERS profiles, tokens, gateway, ceiling
+# ---------------------------------------------------------------------------------------------------------------
+echo
+echo "== setup"
+REDIS_PORT=$(free_port)
+mkdir -p "$RUN_DIR/redis"
+"$REDIS_BIN" --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode yes --save "" --appendonly no \
+  --dir "$RUN_DIR/redis" --daemonize no >"$RUN_DIR/redis.log" 2>&1 </dev/null &
+REDIS_PID=$!
+for ((i = 0; i < 100; i++)); do
+  kill -0 "$REDIS_PID" 2>/dev/null || { cat "$RUN_DIR/redis.log"; die "redis-server exited"; }
+  redis_ping "$REDIS_PORT" && break
+  sleep 0.1
+done
+redis_ping "$REDIS_PORT" || die "redis-server did not answer PING on port $REDIS_PORT"
+listener_is "$REDIS_PORT" "$REDIS_PID" || die "port $REDIS_PORT is held by another process, not by our redis-server"
+echo "  redis: pid $REDIS_PID, redis://127.0.0.1:$REDIS_PORT"
+
+# shellcheck disable=SC2086
+timeout 300 java $JAVA_OPTS -cp "$JAR" bench/LoadProfiles.java "redis://127.0.0.1:$REDIS_PORT" "$READERS" \
+  >"$RUN_DIR/load-profiles.log" 2>&1 </dev/null || { cat "$RUN_DIR/load-profiles.log"; die "loading profiles failed"; }
+echo "  $(tail -n 1 "$RUN_DIR/load-profiles.log")"
+
+TOKEN_KEYS="bench:$(head -c 32 /dev/urandom | base64 -w0)"
+READERS_TOKENS=$OUT/readers.tokens
+HOT_TOKENS=$OUT/hot.tokens
+WARMUP_TOKENS=$OUT/warmup.tokens
+PROBE_TOKENS=$OUT/probe.tokens
+ALL_TOKENS=$RUN_DIR/all.tokens
+t0=$(date +%s%N)
+{
+  seq 0 $((READERS - 1)) | sed 's/^/u/'
+  seq 0 $((WARMUP_READERS - 1)) | sed 's/^/w/'
+  seq 0 $((PROBE_READERS - 1)) | sed 's/^/p/'
+} | OPENTIME_TOKEN_KEYS=$TOKEN_KEYS timeout 300 java -jar "$JAR" token --uids-file - --ttl 1d \
+  >"$ALL_TOKENS" 2>"$RUN_DIR/token.log" || { cat "$RUN_DIR/token.log"; die "minting tokens failed"; }
+(( $(wc -l <"$ALL_TOKENS") == READERS + WARMUP_READERS + PROBE_READERS )) || die "token minted the wrong number of tokens"
+head -n "$READERS" "$ALL_TOKENS" >"$READERS_TOKENS"
+head -n 1 "$ALL_TOKENS" >"$HOT_TOKENS"
+sed -n "$((READERS + 1)),$((READERS + WARMUP_READERS))p" "$ALL_TOKENS" >"$WARMUP_TOKENS"
+tail -n "$PROBE_READERS" "$ALL_TOKENS" >"$PROBE_TOKENS"
+rm -f "$ALL_TOKENS"
+echo "  tokens: $READERS readers + 1 hot (u0) + $WARMUP_READERS warm-up + $PROBE_READERS probe, minted in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+HOT_TOKEN=$(cat "$HOT_TOKENS")
+
+CEIL_PORT=$(free_port)
+CEIL_LOG=$RUN_DIR/ceiling.log
+# shellcheck disable=SC2086
+java $JAVA_OPTS -cp "$JAR" bench/CeilingServer.java "$CEIL_PORT" >"$CEIL_LOG" 2>&1 </dev/null &
+CEIL_PID=$!
+start_gateway
+wait_http "$CEIL_PID" "$CEIL_PORT" ceiling "$CEIL_LOG"
+echo "  ceiling: pid $CEIL_PID, http://127.0.0.1:$CEIL_PORT, log ${CEIL_LOG#"$ROOT"/}"
+check_answer "$CEIL_PORT" ceiling "$HOT_TOKEN"
+check_answer "$GW_PORT" gateway "$HOT_TOKEN"
+
+echo "  warming up: ${WARMUP} of wrk on each (hot reader)"
+run_wrk warmup-ceiling "$CEIL_PORT" "$HOT_TOKENS" "$WARMUP"
+show_run "warm-up ceiling"
+run_wrk warmup-gateway "$GW_PORT" "$HOT_TOKENS" "$WARMUP"
+show_run "warm-up gateway"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Scenario hot: one reader, cache hits; A/B rounds
+# ---------------------------------------------------------------------------------------------------------------
+echo
+echo "== hot: cache-hit greeting, one reader (u0); $ROUNDS A/B rounds of $DURATION, $CONNECTIONS connections, $THREADS wrk threads"
+CEIL_RPS=()
+GW_RPS=()
+GW_P99=()
+HOT_NON200=0
+for ((r = 1; r <= ROUNDS; r++)); do
+  run_wrk "hot-ceiling-$r" "$CEIL_PORT" "$HOT_TOKENS" "$DURATION"
+  show_run "round $r ceiling"
+  CEIL_RPS+=("$(field rps)")
+  run_wrk "hot-gateway-$r" "$GW_PORT" "$HOT_TOKENS" "$DURATION"
+  show_run "round $r gateway"
+  GW_RPS+=("$(field rps)")
+  GW_P99+=("$(field p99)")
+  HOT_NON200=$(( HOT_NON200 + $(field non200) ))
+done
+CEIL_MED=$(median "${CEIL_RPS[@]}")
+GW_MED=$(median "${GW_RPS[@]}")
+GW_P99_MED=$(median "${GW_P99[@]}")
+HOT_RATIO=$(ratio "$GW_MED" "$CEIL_MED")
+echo "  ceiling median: $CEIL_MED req/s"
+echo "  gateway median: $GW_MED req/s"
+echo "  gateway non-200 answers over all rounds: $HOT_NON200"
+verdict "hot: ratio gateway/ceiling = $HOT_RATIO (target >= 0.80)" "$HOT_RATIO >= 0.80"
+verdict "hot: gateway median p99 = $GW_P99_MED ms (target < 5 ms)" "$GW_P99_MED < 5"
+HOT_RSS=$(rss_of "$GW_PID")
+CEIL_RSS=$(rss_of "$CEIL_PID")
+echo "  RSS after the hot scenario: gateway #$GW_N $HOT_RSS, ceiling $CEIL_RSS"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Scenario stalled: many readers, cold cache, Redis SIGSTOPped STALL_AFTER s into the run
+# ---------------------------------------------------------------------------------------------------------------
+echo
+echo "== stalled: $READERS random readers, fresh gateway (cold cache), Redis SIGSTOPped ${STALL_AFTER}s into a $DURATION run"
+stop_gateway
+start_gateway
+run_wrk "warmup-gateway-$GW_N" "$GW_PORT" "$WARMUP_TOKENS" "$WARMUP"
+show_run "warm-up (w* readers)"
+run_wrk stalled "$GW_PORT" "$READERS_TOKENS" "$DURATION" stall
+show_run "stalled gateway"
+ST_NON200=$(field non200)
+ST_ERRS=$(( $(field connect_errors) + $(field read_errors) + $(field write_errors) + $(field timeouts) ))
+ST_P99=$(field p99)
+ST_RPS=$(field rps)
+[[ $(field statuses) == - ]] || echo "  non-200 statuses: $(field statuses)"
+# After SIGCONT: how long until a reader never seen before is read from Redis again
+recovered=""
+t0=$(date +%s%N)
+while read -r probe; do
+  src=$(curl -s -o /dev/null -D - --max-time 2 -H "AMP-Email-Sender: $SENDER" \
+    "http://127.0.0.1:$GW_PORT/v1/amp/greeting?t=$probe" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-opentime-source" { print $2 }' || true)
+  if [[ $src == redis ]]; then
+    recovered=$(( ($(date +%s%N) - t0) / 1000000 ))
+    break
+  fi
+  sleep 0.5
+done <"$PROBE_TOKENS"
+if [[ -n $recovered ]]; then
+  echo "  after SIGCONT, a new reader was read from Redis again within $recovered ms"
+else
+  echo "  after SIGCONT, the gateway still did not read new readers from Redis after $PROBE_READERS probes (~$((PROBE_READERS / 2)) s)"
+fi
+verdict "stalled: non-200 answers = $ST_NON200, socket errors/timeouts = $ST_ERRS (target 0)" "$ST_NON200 == 0 && $ST_ERRS == 0"
+verdict "stalled: p99 = $ST_P99 ms (target <= deadline $DEADLINE_MS + 10 = $STALL_P99_MS ms)" "$ST_P99 <= $STALL_P99_MS"
+ST_RSS=$(rss_of "$GW_PID")
+echo "  RSS after the stalled scenario: gateway #$GW_N $ST_RSS"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Scenario cold (informative): many readers, Redis healthy, fresh gateway
+# ---------------------------------------------------------------------------------------------------------------
+echo
+echo "== cold (informative): $READERS random readers, Redis healthy, fresh gateway (cold cache), $DURATION"
+stop_gateway
+start_gateway
+run_wrk "warmup-gateway-$GW_N" "$GW_PORT" "$WARMUP_TOKENS" "$WARMUP"
+show_run "warm-up (w* readers)"
+run_wrk cold "$GW_PORT" "$READERS_TOKENS" "$DURATION"
+show_run "cold gateway"
+COLD_RPS=$(field rps)
+COLD_P99=$(field p99)
+COLD_NON200=$(field non200)
+COLD_DEFAULT=$(field src_default)
+COLD_RATIO=$(ratio "$COLD_RPS" "$CEIL_MED")
+echo "  cold: $COLD_RPS req/s, p99 $COLD_P99 ms, non-200 $COLD_NON200, ratio to the ceiling's hot median $COLD_RATIO"
+if (( COLD_DEFAULT > 0 )); then
+  echo "  note: $COLD_DEFAULT answers were defaults although Redis was healthy (deadline, breaker or connection)"
+fi
+COLD_RSS=$(rss_of "$GW_PID")
+echo "  RSS after the cold scenario: gateway #$GW_N $COLD_RSS"
+
+# ---------------------------------------------------------------------------------------------------------------
+# Gateway logs and summary
+# ---------------------------------------------------------------------------------------------------------------
+echo
+echo "== gateway logs (WARN/ERROR lines)"
+for log in "$RUN_DIR"/gateway-*.log; do
+  n=$(grep -cE ' (WARN|ERROR) ' "$log" || true)
+  echo "  ${log#"$ROOT"/}: $n"
+  grep -E ' (WARN|ERROR) ' "$log" | head -n 5 | sed 's/^/    /' || true
+done
+
+echo
+echo "== summary ($TS)"
+echo "  hot:     ceiling $CEIL_MED req/s, gateway $GW_MED req/s (medians of $ROUNDS), ratio $HOT_RATIO, gateway p99 $GW_P99_MED ms"
+echo "  stalled: $ST_RPS req/s, p99 $ST_P99 ms, non-200 $ST_NON200, socket errors/timeouts $ST_ERRS"
+echo "  cold:    $COLD_RPS req/s, p99 $COLD_P99 ms, ratio to ceiling $COLD_RATIO (informative)"
+echo "  gateway RSS: $HOT_RSS after hot, $ST_RSS after stalled, $COLD_RSS after cold"
+for line in "${SUMMARY[@]}"; do
+  echo "  $line"
+done
+echo "  targets: $PASSED passed, $FAILED failed"
+echo "  full output: ${RESULTS#"$ROOT"/}"

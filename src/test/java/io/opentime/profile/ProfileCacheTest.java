@@ -1,0 +1,155 @@
+package io.opentime.profile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.opentime.Main;
+import io.opentime.support.RunningGateway;
+import io.opentime.support.TestConfig;
+import io.opentime.support.TestRedis;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/** Cache hit, miss, coalescing and stale-while-revalidate, against the real Redis, with a fake cache clock. */
+class ProfileCacheTest {
+
+  static Vertx vertx;
+  static RunningGateway gw;
+
+  @BeforeAll
+  static void start() {
+    vertx = Vertx.vertx();
+    gw = new RunningGateway(vertx, TestConfig.forRedis(TestRedis.shared().url(), Map.of()));
+  }
+
+  @AfterAll
+  static void stop() {
+    gw.close();
+    Main.closeQuietly(vertx);
+  }
+
+  static String fresh(String prefix) {
+    return prefix + "-" + System.nanoTime();
+  }
+
+  static String source(HttpResponse<String> r) {
+    return r.headers().firstValue("X-Opentime-Source").orElse("?");
+  }
+
+  @Test
+  @DisplayName("a miss reads Redis once; the hits after it do not touch Redis")
+  void missThenHits() {
+    String uid = fresh("hit");
+    gw.putProfile(uid, Map.of("first_name", "Ada"));
+    long before = gw.hmgetCalls();
+    assertThat(source(gw.greeting(uid))).isEqualTo("redis");
+    for (int i = 0; i < 20; i++) {
+      assertThat(source(gw.greeting(uid))).isEqualTo("cache");
+    }
+    assertThat(gw.hmgetCalls() - before).isEqualTo(1);
+  }
+
+  @Test
+  @DisplayName("a hundred simultaneous opens of one reader share a single Redis read")
+  void coalescing() {
+    String uid = fresh("burst");
+    gw.putProfile(uid, Map.of("first_name", "Ada"));
+    ProfileCache cache = gw.gateway.services().cache();
+    long before = gw.hmgetCalls();
+    // All lookups are issued in one event-loop turn. The read may be answered on another event loop while they are
+    // issued, so later lookups may already find the profile cached: either way Redis is read once.
+    Promise<List<ProfileLookup>> done = Promise.promise();
+    vertx.runOnContext(v -> {
+      List<Future<ProfileLookup>> all = new ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        all.add(cache.lookup(uid));
+      }
+      Future.all(all).map(cf -> cf.<ProfileLookup>list()).onComplete(done);
+    });
+    List<ProfileLookup> results = Main.block(done.future());
+    assertThat(results.get(0).source()).isEqualTo(Source.REDIS);
+    assertThat(results).hasSize(100).allSatisfy(l -> {
+      assertThat(l.source()).isIn(Source.REDIS, Source.CACHE);
+      assertThat(l.profile().value(gw.gateway.services().blocks().schema().indexOf("first_name"))).isEqualTo("Ada");
+    });
+    assertThat(gw.hmgetCalls() - before).isEqualTo(1);
+  }
+
+  @Test
+  @DisplayName("past the refresh age the old profile is served at once as stale, and re-read in the background")
+  void staleWhileRevalidate() {
+    String uid = fresh("swr");
+    gw.putProfile(uid, Map.of("first_name", "Ada", "loyalty_tier", "gold"));
+    assertThat(source(gw.greeting(uid))).isEqualTo("redis");
+    gw.putProfile(uid, Map.of("loyalty_tier", "platinum"));
+    assertThat(gw.greeting(uid).body()).contains("gold"); // within the refresh age: cached
+    long before = gw.hmgetCalls();
+
+    gw.ticker.advance(gw.config.cache().refreshAfter().plusMillis(1));
+    HttpResponse<String> stale = gw.greeting(uid);
+    assertThat(source(stale)).isEqualTo("stale");
+    assertThat(stale.body()).contains("gold");
+
+    HttpResponse<String> refreshed = awaitBody(uid, "platinum");
+    assertThat(source(refreshed)).isEqualTo("cache");
+    assertThat(gw.hmgetCalls() - before).isEqualTo(1);
+  }
+
+  @Test
+  @DisplayName("past the hard expiry the profile is dropped and read again from Redis")
+  void hardExpiry() {
+    String uid = fresh("exp");
+    gw.putProfile(uid, Map.of("first_name", "Ada"));
+    assertThat(source(gw.greeting(uid))).isEqualTo("redis");
+    // A second open settles the entry: Caffeine stamps its write time just after the first answer is written.
+    assertThat(source(gw.greeting(uid))).isEqualTo("cache");
+    gw.ticker.advance(gw.config.cache().expireAfter().plusSeconds(1));
+    assertThat(source(gw.greeting(uid))).isEqualTo("redis");
+  }
+
+  @Test
+  @DisplayName("a reader with no profile is cached too, so unknown readers do not hammer Redis")
+  void negativeCaching() {
+    String uid = fresh("ghost");
+    long before = gw.hmgetCalls();
+    assertThat(source(gw.greeting(uid))).isEqualTo("redis");
+    assertThat(source(gw.greeting(uid))).isEqualTo("cache");
+    assertThat(gw.hmgetCalls() - before).isEqualTo(1);
+  }
+
+  @Test
+  @DisplayName("invalidate drops one reader so the next open reads Redis")
+  void invalidate() {
+    String uid = fresh("inv");
+    gw.putProfile(uid, Map.of("first_name", "Ada"));
+    gw.greeting(uid);
+    gw.putProfile(uid, Map.of("first_name", "Augusta"));
+    gw.gateway.services().cache().invalidate(uid);
+    HttpResponse<String> r = gw.greeting(uid);
+    assertThat(source(r)).isEqualTo("redis");
+    assertThat(r.body()).contains("Augusta");
+  }
+
+  /** Polls until the greeting contains the text (the background refresh has landed), for at most 5 s. */
+  static HttpResponse<String> awaitBody(String uid, String text) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    HttpResponse<String> r;
+    do {
+      r = gw.greeting(uid);
+      if (r.body().contains(text)) {
+        return r;
+      }
+      Thread.onSpinWait();
+    } while (System.nanoTime() < deadline);
+    throw new AssertionError("never saw '" + text + "', last answer: " + r.body());
+  }
+}
