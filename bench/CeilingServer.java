@@ -6,6 +6,9 @@ import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerOptions;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * The "framework ceiling" for the Opentime benchmark: the cheapest Vert.x 5 HTTP server that gives the same answer as
@@ -21,7 +24,7 @@ public final class CeilingServer {
   static final Buffer BODY = Buffer.buffer("{\"items\":[{\"first_name\":\"Ada\",\"loyalty_tier\":\"gold\"}]}");
   static final CharSequence JSON = HttpHeaders.createOptimized("application/json");
 
-  public static void main(String[] args) {
+  public static void main(String[] args) throws Exception {
     if (args.length != 1) {
       System.err.println("usage: java -cp opentime-gateway.jar bench/CeilingServer.java PORT");
       System.exit(2);
@@ -31,20 +34,26 @@ public final class CeilingServer {
     Vertx vertx = Vertx.builder()
         .with(new VertxOptions().setEventLoopPoolSize(cores).setPreferNativeTransport(true))
         .build();
-    vertx.deployVerticle(() -> new Ceiling(port), new DeploymentOptions().setInstances(cores))
-        .onSuccess(id -> System.err.println("ceiling listening on 127.0.0.1:" + port + " (" + cores
-            + " instances, native transport: " + vertx.isNativeTransportEnabled() + ")"))
-        .onFailure(err -> {
-          System.err.println("ceiling failed to start: " + err);
-          System.exit(1);
-        });
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      try {
-        vertx.close().toCompletionStage().toCompletableFuture().get(5, java.util.concurrent.TimeUnit.SECONDS);
-      } catch (Exception ignored) {
-        // exiting anyway
-      }
-    }, "ceiling-shutdown"));
+    try {
+      // Waited for here, on the main thread: never exit from an event loop.
+      vertx.deployVerticle(() -> new Ceiling(port), new DeploymentOptions().setInstances(cores))
+          .toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      System.err.println("ceiling failed to start: " + (e.getCause() == null ? e : e.getCause()));
+      close(vertx);
+      System.exit(1);
+    }
+    System.err.println("ceiling listening on 127.0.0.1:" + port + " (" + cores + " instances, native transport: "
+        + vertx.isNativeTransportEnabled() + ")");
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> close(vertx), "ceiling-shutdown"));
+  }
+
+  private static void close(Vertx vertx) {
+    try {
+      vertx.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
+    } catch (Exception ignored) {
+      // exiting anyway
+    }
   }
 
   static final class Ceiling extends VerticleBase {

@@ -42,19 +42,22 @@ public final class DemoData {
     return m;
   }
 
-  /** Writes the demo profiles (replacing earlier ones) with a short-lived client. */
+  /**
+   * Writes the demo profiles, replacing earlier ones, with a short-lived client. One batch on one connection: each
+   * DEL must run before its HSET, which separately sent commands on a pooled client do not guarantee.
+   */
   public static Future<Void> load(Vertx vertx, RedisConfig config) {
     Redis client = Redis.createClient(vertx, config.url());
-    List<Future<?>> writes = new ArrayList<>();
+    List<Request> writes = new ArrayList<>();
     for (Reader r : READERS) {
       String key = config.profileKey(r.uid());
-      writes.add(client.send(Request.cmd(Command.DEL).arg(key)));
+      writes.add(Request.cmd(Command.DEL).arg(key));
       if (!r.fields().isEmpty()) {
         Request hset = Request.cmd(Command.HSET).arg(key);
         r.fields().forEach((k, v) -> hset.arg(k).arg(v));
-        writes.add(client.send(hset));
+        writes.add(hset);
       }
     }
-    return Future.all(writes).<Void>mapEmpty().eventually(client::close);
+    return client.batch(writes).<Void>mapEmpty().eventually(client::close);
   }
 }

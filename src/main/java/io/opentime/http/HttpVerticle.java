@@ -37,6 +37,7 @@ public final class HttpVerticle extends VerticleBase {
 
   private static final Logger LOG = LoggerFactory.getLogger(HttpVerticle.class);
   public static final String AMP_ROUTE = "amp";
+  private static final java.util.concurrent.atomic.AtomicInteger LINK_IDS = new java.util.concurrent.atomic.AtomicInteger();
 
   static final CharSequence SOURCE_HEADER = HttpHeaders.createOptimized("X-Opentime-Source");
   private static final CharSequence JSON = HttpHeaders.createOptimized("application/json");
@@ -77,7 +78,7 @@ public final class HttpVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     link = new RedisLink(vertx, services.store().redisOptions(), services.config().redis().reconnectMaxDelay(),
-        "http-" + context.deploymentID().hashCode() + "-" + System.identityHashCode(this));
+        "#" + LINK_IDS.incrementAndGet());
     services.store().register(link);
     HttpConfig http = services.config().http();
     HttpServerOptions options = new HttpServerOptions()

@@ -1,0 +1,109 @@
+package io.opentime.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.opentime.support.Http;
+import io.opentime.support.TestConfig;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** serve --demo: a real embedded Redis, demo data, and curl lines that work exactly as printed. */
+class DemoTest {
+
+  @TempDir
+  Path dir;
+
+  /** One printed curl command: the comment above it, its headers and its URL. */
+  record Curl(String comment, List<String[]> headers, String url) {
+  }
+
+  static List<Curl> parse(String output) {
+    List<Curl> curls = new ArrayList<>();
+    String comment = "";
+    Pattern header = Pattern.compile("-H '([^:]+): ([^']*)'");
+    Pattern url = Pattern.compile("'(http://[^']+)'$");
+    for (String line : output.lines().toList()) {
+      if (line.startsWith("# ")) {
+        comment = line;
+      } else if (line.startsWith("curl ")) {
+        List<String[]> hs = new ArrayList<>();
+        Matcher h = header.matcher(line);
+        while (h.find()) {
+          hs.add(new String[] {h.group(1), h.group(2)});
+        }
+        Matcher u = url.matcher(line);
+        assertThat(u.find()).as(line).isTrue();
+        curls.add(new Curl(comment, hs, u.group(1)));
+      }
+    }
+    return curls;
+  }
+
+  static HttpResponse<String> run(Curl c) {
+    List<String> flat = new ArrayList<>();
+    c.headers().forEach(h -> flat.addAll(List.of(h)));
+    return Http.get(c.url(), flat.toArray(String[]::new));
+  }
+
+  @Test
+  @DisplayName("serve --demo prints curl lines that work as printed, and its Redis stops with it")
+  void demoCurlLinesWork() throws Exception {
+    int port = TestConfig.freePort();
+    Path cfg = dir.resolve("demo.yaml");
+    Files.writeString(cfg, Files.readString(Path.of("conf/application.yaml"))
+        .replace("  port: 8080 ", "  port: " + port + " "));
+    ServeCommand serve = new ServeCommand();
+    StringWriter out = new StringWriter();
+    CommandLine cl = new CommandLine(serve).setOut(new PrintWriter(out));
+    cl.parseArgs("--demo", "-c", cfg.toString());
+    ServeCommand.Running running = serve.start();
+    try {
+      List<Curl> curls = parse(out.toString());
+      assertThat(curls).hasSize(7);
+      assertThat(curls).allSatisfy(c -> assertThat(c.url()).startsWith("http://127.0.0.1:" + port + "/v1/amp/greeting?t="));
+
+      HttpResponse<String> ada = run(curls.get(0));
+      assertThat(ada.statusCode()).isEqualTo(200);
+      assertThat(ada.body()).isEqualTo("{\"items\":[{\"first_name\":\"Ada\",\"loyalty_tier\":\"gold\"}]}");
+      assertThat(ada.headers().firstValue("AMP-Email-Allow-Sender")).hasValue(ServeCommand.DEMO_SENDER);
+
+      assertThat(run(curls.get(1)).body()).isEqualTo("{\"items\":[{\"first_name\":\"Bob\",\"loyalty_tier\":\"member\"}]}");
+      assertThat(run(curls.get(2)).body())
+          .isEqualTo("{\"items\":[{\"first_name\":\"Zoë \\\"<b>bold</b>\\\"\",\"loyalty_tier\":\"silver\"}]}");
+      assertThat(run(curls.get(3)).body()).isEqualTo("{\"items\":[{\"first_name\":\"there\",\"loyalty_tier\":\"member\"}]}");
+
+      HttpResponse<String> v1 = run(curls.get(4));
+      assertThat(curls.get(4).comment()).contains("version 1");
+      assertThat(v1.body()).contains("Ada");
+      assertThat(v1.headers().firstValue("Access-Control-Allow-Origin")).hasValue("https://mail.google.com");
+
+      HttpResponse<String> forged = run(curls.get(5));
+      assertThat(curls.get(5).comment()).contains("forged");
+      assertThat(forged.statusCode()).isEqualTo(200);
+      assertThat(forged.headers().firstValue("X-Opentime-Source")).hasValue("default");
+      assertThat(forged.body()).doesNotContain("Ada");
+
+      HttpResponse<String> noSender = run(curls.get(6));
+      assertThat(noSender.statusCode()).isEqualTo(403);
+      assertThat(noSender.body()).doesNotContain("Ada");
+
+      for (Curl c : curls) {
+        assertThat(run(c).body()).doesNotContain("@example.com").doesNotContain("+44");
+      }
+    } finally {
+      ServeCommand.stop(running);
+    }
+    assertThat(running.redis().alive()).isFalse();
+  }
+}

@@ -1,0 +1,188 @@
+package io.opentime.profile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.opentime.Main;
+import io.opentime.demo.EmbeddedRedis;
+import io.opentime.ops.GatewayMetrics;
+import io.opentime.support.RunningGateway;
+import io.opentime.support.TestConfig;
+import io.vertx.circuitbreaker.CircuitBreakerState;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Redis misbehaving under a running gateway: paused (SIGSTOP), killed and restarted, absent at start. Each test owns
+ * its Redis process. Latency bounds here only prove nothing hangs; the figures come from bench/.
+ */
+class RedisFailureTest {
+
+  static final String DEFAULTS = "{\"items\":[{\"first_name\":\"there\",\"loyalty_tier\":\"member\"}]}";
+  /** Far above the 25 ms deadline, far below any hang: an answer slower than this waited on Redis. */
+  static final long NO_WAIT_BOUND_MS = 500;
+
+  Vertx vertx;
+  EmbeddedRedis redis;
+  RunningGateway gw;
+
+  @BeforeEach
+  void setUp() {
+    vertx = Vertx.vertx();
+  }
+
+  @AfterEach
+  void tearDown() {
+    if (redis != null && redis.alive()) {
+      redis.resume();
+    }
+    if (gw != null) {
+      gw.close();
+    }
+    Main.closeQuietly(vertx);
+    if (redis != null) {
+      redis.close();
+    }
+  }
+
+  void startAll(Map<String, String> env) throws Exception {
+    redis = EmbeddedRedis.start(0);
+    gw = new RunningGateway(vertx, TestConfig.forRedis(redis.url(), env));
+  }
+
+  static String source(HttpResponse<String> r) {
+    return r.headers().firstValue("X-Opentime-Source").orElse("?");
+  }
+
+  static HttpResponse<String> timed(Supplier<HttpResponse<String>> call) {
+    long t0 = System.nanoTime();
+    HttpResponse<String> r = call.get();
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    assertThat(ms).as("answer time (ms)").isLessThan(NO_WAIT_BOUND_MS);
+    assertThat(r.statusCode()).isEqualTo(200);
+    return r;
+  }
+
+  @Test
+  @DisplayName("Redis paused: cached readers get their data (stale once past the refresh age), others get defaults, fast")
+  void paused() throws Exception {
+    startAll(Map.of());
+    gw.putProfile("p-ada", Map.of("first_name", "Ada", "loyalty_tier", "gold"));
+    assertThat(source(gw.greeting("p-ada"))).isEqualTo("redis");
+    assertThat(source(gw.greeting("p-ada"))).isEqualTo("cache");
+
+    redis.pause();
+    HttpResponse<String> cached = timed(() -> gw.greeting("p-ada"));
+    assertThat(cached.body()).contains("Ada");
+    assertThat(source(cached)).isEqualTo("cache");
+
+    for (int i = 0; i < 20; i++) {
+      String uid = "p-new-" + i;
+      HttpResponse<String> r = timed(() -> gw.greeting(uid));
+      assertThat(r.body()).isEqualTo(DEFAULTS);
+      assertThat(source(r)).isEqualTo("default");
+    }
+    assertThat(gw.counter(GatewayMetrics.FALLBACKS, "reason", "timeout")).isGreaterThanOrEqualTo(1);
+    assertThat(gw.counter(GatewayMetrics.FALLBACKS, "reason", "breaker_open")).isGreaterThanOrEqualTo(1);
+    assertThat(gw.gateway.services().store().breakerState()).isNotEqualTo(CircuitBreakerState.CLOSED);
+
+    gw.ticker.advance(gw.config.cache().refreshAfter().plusSeconds(1));
+    HttpResponse<String> stale = timed(() -> gw.greeting("p-ada"));
+    assertThat(source(stale)).isEqualTo("stale");
+    assertThat(stale.body()).contains("Ada").contains("gold");
+
+    redis.resume();
+    gw.putProfile("p-after", Map.of("first_name", "Grace"));
+    assertThat(awaitSource("p-after", "redis", Duration.ofSeconds(10)).body()).contains("Grace");
+    assertThat(gw.gateway.services().store().breakerState()).isEqualTo(CircuitBreakerState.CLOSED);
+  }
+
+  @Test
+  @DisplayName("Redis killed and restarted on its port: defaults meanwhile, personalized again with no gateway restart")
+  void killedAndRestarted() throws Exception {
+    startAll(Map.of());
+    gw.putProfile("k-ada", Map.of("first_name", "Ada"));
+    assertThat(gw.greeting("k-ada").body()).contains("Ada");
+
+    redis.kill();
+    for (int i = 0; i < 10; i++) {
+      String uid = "k-new-" + i;
+      HttpResponse<String> r = timed(() -> gw.greeting(uid));
+      assertThat(r.body()).isEqualTo(DEFAULTS);
+    }
+    assertThat(timed(() -> gw.greeting("k-ada")).body()).contains("Ada"); // still cached
+
+    redis.restart(); // an empty Redis: no persistence in tests
+    gw.putProfile("k-back", Map.of("first_name", "Katherine"));
+    assertThat(awaitSource("k-back", "redis", Duration.ofSeconds(15)).body()).contains("Katherine");
+  }
+
+  @Test
+  @DisplayName("Redis down at start: the gateway starts, answers defaults, and personalizes once Redis appears")
+  void downAtStart() throws Exception {
+    int port = EmbeddedRedis.freePort();
+    gw = new RunningGateway(vertx, TestConfig.forRedis("redis://127.0.0.1:" + port, Map.of()));
+    HttpResponse<String> r = timed(() -> gw.greeting("d-ada"));
+    assertThat(r.body()).isEqualTo(DEFAULTS);
+    assertThat(source(r)).isEqualTo("default");
+
+    redis = EmbeddedRedis.start(port);
+    gw.putProfile("d-ada2", Map.of("first_name", "Ada"));
+    assertThat(awaitSource("d-ada2", "redis", Duration.ofSeconds(15)).body()).contains("Ada");
+  }
+
+  @Test
+  @DisplayName("opens of one reader on two event loops share one read, and each answer comes back on its own loop")
+  void coalescingAcrossEventLoops() throws Exception {
+    startAll(Map.of("OPENTIME_REDIS_DEADLINE", "5s"));
+    gw.putProfile("x-ada", Map.of("first_name", "Ada"));
+    long before = gw.hmgetCalls();
+    ProfileCache cache = gw.gateway.services().cache();
+    redis.pause(); // no reply can arrive while both lookups are made
+    Context a = vertx.getOrCreateContext();
+    Context b = ((io.vertx.core.internal.VertxInternal) vertx).createEventLoopContext();
+    Future<Boolean> fa = lookupOn(a, cache, "x-ada");
+    Future<Boolean> fb = lookupOn(b, cache, "x-ada");
+    Main.block(Future.all(issued(a), issued(b)));
+    redis.resume();
+    assertThat(Main.block(fa)).as("answer on its own context").isTrue();
+    assertThat(Main.block(fb)).as("answer on its own context").isTrue();
+    assertThat(gw.hmgetCalls() - before).isEqualTo(1);
+  }
+
+  private static Future<Void> issued(Context c) {
+    Promise<Void> p = Promise.promise();
+    c.runOnContext(v -> p.complete());
+    return p.future();
+  }
+
+  private static Future<Boolean> lookupOn(Context ctx, ProfileCache cache, String uid) {
+    Promise<Boolean> p = Promise.promise();
+    ctx.runOnContext(v -> cache.lookup(uid).onComplete(ar -> p.complete(
+        ar.succeeded() && ar.result().source() == Source.REDIS && Vertx.currentContext() == ctx)));
+    return p.future();
+  }
+
+  /** Polls the greeting until it reports the source (recovery is asynchronous: reconnect and breaker probe). */
+  HttpResponse<String> awaitSource(String uid, String source, Duration max) {
+    long deadline = System.nanoTime() + max.toNanos();
+    HttpResponse<String> r;
+    do {
+      r = gw.greeting(uid);
+      if (source(r).equals(source)) {
+        return r;
+      }
+      Main.block(Future.<Void>future(p -> vertx.setTimer(50, id -> p.complete())));
+    } while (System.nanoTime() < deadline);
+    throw new AssertionError("no '" + source + "' answer within " + max + "; last: " + source(r) + " " + r.body());
+  }
+}
