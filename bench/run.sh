@@ -208,6 +208,25 @@ rss_of() { # PID -> "123.4 MiB"
   awk '/^VmRSS:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"
 }
 
+cpu_busy_pct() { # SECONDS -> % of all CPU time that was busy (any process) over that interval
+  local a b
+  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+  sleep "$1"
+  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2];
+    if (busy + idle > 0) printf "%.0f", 100 * busy / (busy + idle); else print 0 }'
+}
+
+BUSY_WARNINGS=0
+busy_warning() { # warns when the machine is not idle just before a run (other processes skew the numbers)
+  local pct
+  pct=$(cpu_busy_pct 0.5)
+  if (( pct > 15 )); then
+    BUSY_WARNINGS=$((BUSY_WARNINGS + 1))
+    echo "  WARNING: the CPUs were ${pct}% busy in the 0.5 s before the next run (other processes? $(cut -d' ' -f1-3 /proc/loadavg) load)"
+  fi
+}
+
 # RESULT line of the last wrk run, and its fields
 RESULT=""
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$RESULT"; }
@@ -219,11 +238,18 @@ run_wrk() { # LABEL PORT TOKENS DURATION [STALL] -> RESULT
   WRK_N=$((WRK_N + 1))
   secs=$(to_seconds "$dur")
   log=$RUN_DIR/wrk-$(printf '%02d' "$WRK_N")-$label.txt
-  timeout --kill-after=5 $((secs + 60)) \
+  busy_warning
+  # stdbuf: wrk's "Running ..." line (printed once every thread is set up) reaches the log at once
+  timeout --kill-after=5 $((secs + 60)) $STDBUF \
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$dur" --timeout 2s -s "$WRK_LUA" "http://127.0.0.1:$port" -- "$tokens" \
     >"$log" 2>&1 </dev/null &
   WRK_PID=$!
   if [[ -n $stall ]]; then
+    for ((i = 0; i < 200; i++)); do   # until the load starts (10 s at most)
+      grep -q '^Running' "$log" 2>/dev/null && break
+      kill -0 "$WRK_PID" 2>/dev/null || break
+      sleep 0.05
+    done
     sleep "$STALL_AFTER"
     if kill -0 "$WRK_PID" 2>/dev/null; then
       kill -STOP "$REDIS_PID"
@@ -299,6 +325,8 @@ if ! command -v wrk >/dev/null; then
       || { tail -n 20 "$RUN_DIR/apt-wrk.log"; die "could not install wrk"; }
   fi
 fi
+STDBUF=""
+command -v stdbuf >/dev/null && STDBUF="stdbuf -oL"
 for tool in java curl awk sed sort; do
   command -v "$tool" >/dev/null || die "$tool is required"
 done
@@ -326,6 +354,11 @@ echo "knobs:   DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS ROUN
   "OPENTIME_REDIS_DEADLINE=$DEADLINE${JAVA_OPTS:+ JAVA_OPTS=$JAVA_OPTS}"
 echo "note:    wrk, the servers and Redis share these $CORES cores; compare ratios, not absolute numbers across machines"
 echo "logs:    ${RUN_DIR#"$ROOT"/}/"
+IDLE_PCT=$(cpu_busy_pct 1)
+echo "load:    ${IDLE_PCT}% CPU busy in the second before the benchmark, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if (( IDLE_PCT > 10 )); then
+  echo "WARNING: the machine is not idle; other processes will skew every number below"
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # Setup: Redis with READERS profiles, tokens, gateway, ceiling
@@ -396,6 +429,7 @@ show_run "warm-up gateway"
 echo
 echo "== hot: cache-hit greeting, one reader (u0); $ROUNDS A/B rounds of $DURATION, $CONNECTIONS connections, $THREADS wrk threads"
 CEIL_RPS=()
+CEIL_P99=()
 GW_RPS=()
 GW_P99=()
 HOT_NON200=0
@@ -403,6 +437,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   run_wrk "hot-ceiling-$r" "$CEIL_PORT" "$HOT_TOKENS" "$DURATION"
   show_run "round $r ceiling"
   CEIL_RPS+=("$(field rps)")
+  CEIL_P99+=("$(field p99)")
   run_wrk "hot-gateway-$r" "$GW_PORT" "$HOT_TOKENS" "$DURATION"
   show_run "round $r gateway"
   GW_RPS+=("$(field rps)")
@@ -413,8 +448,9 @@ CEIL_MED=$(median "${CEIL_RPS[@]}")
 GW_MED=$(median "${GW_RPS[@]}")
 GW_P99_MED=$(median "${GW_P99[@]}")
 HOT_RATIO=$(ratio "$GW_MED" "$CEIL_MED")
-echo "  ceiling median: $CEIL_MED req/s"
-echo "  gateway median: $GW_MED req/s"
+CEIL_P99_MED=$(median "${CEIL_P99[@]}")
+echo "  ceiling median: $CEIL_MED req/s, p99 $CEIL_P99_MED ms"
+echo "  gateway median: $GW_MED req/s, p99 $GW_P99_MED ms"
 echo "  gateway non-200 answers over all rounds: $HOT_NON200"
 verdict "hot: ratio gateway/ceiling = $HOT_RATIO (target >= 0.80)" "$HOT_RATIO >= 0.80"
 verdict "hot: gateway median p99 = $GW_P99_MED ms (target < 5 ms)" "$GW_P99_MED < 5"
@@ -496,7 +532,7 @@ done
 
 echo
 echo "== summary ($TS)"
-echo "  hot:     ceiling $CEIL_MED req/s, gateway $GW_MED req/s (medians of $ROUNDS), ratio $HOT_RATIO, gateway p99 $GW_P99_MED ms"
+echo "  hot:     ceiling $CEIL_MED req/s (p99 $CEIL_P99_MED ms), gateway $GW_MED req/s (p99 $GW_P99_MED ms), medians of $ROUNDS; ratio $HOT_RATIO"
 echo "  stalled: $ST_RPS req/s, p99 $ST_P99 ms, non-200 $ST_NON200, socket errors/timeouts $ST_ERRS"
 echo "  cold:    $COLD_RPS req/s, p99 $COLD_P99 ms, ratio to ceiling $COLD_RATIO (informative)"
 echo "  gateway RSS: $HOT_RSS after hot, $ST_RSS after stalled, $COLD_RSS after cold"
@@ -504,4 +540,8 @@ for line in "${SUMMARY[@]}"; do
   echo "  $line"
 done
 echo "  targets: $PASSED passed, $FAILED failed"
+if (( BUSY_WARNINGS > 0 || IDLE_PCT > 10 )); then
+  echo "  WARNING: the machine was busy before the benchmark or before $BUSY_WARNINGS run(s): numbers are skewed, run again on an idle machine"
+fi
+echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  full output: ${RESULTS#"$ROOT"/}"

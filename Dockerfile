@@ -1,0 +1,24 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build: Maven builds the fat jar, a slim JRE runs it as a non-root user.
+# docker build -t opentime . && docker run -p 8080:8080 -e OPENTIME_TOKEN_KEYS=... -e OPENTIME_AMP_SENDERS=... \
+#   -e OPENTIME_REDIS_URL=redis://redis:6379 opentime
+
+FROM maven:3.9-eclipse-temurin-17 AS build
+WORKDIR /src
+COPY pom.xml .
+RUN mvn -B -ntp -q dependency:go-offline
+COPY src ./src
+COPY conf ./conf
+RUN mvn -B -ntp -q -DskipTests package
+
+FROM eclipse-temurin:17-jre
+RUN groupadd --system opentime && useradd --system --gid opentime --home-dir /app --shell /usr/sbin/nologin opentime
+WORKDIR /app
+COPY --from=build /src/target/opentime-gateway.jar /app/opentime-gateway.jar
+COPY conf /app/conf
+USER opentime
+EXPOSE 8080
+# Size the heap from the container's memory limit, not the host's.
+ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=70 -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError"
+ENTRYPOINT ["java", "-jar", "/app/opentime-gateway.jar"]
+CMD ["serve"]
