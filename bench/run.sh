@@ -208,22 +208,34 @@ rss_of() { # PID -> "123.4 MiB"
   awk '/^VmRSS:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"
 }
 
-cpu_busy_pct() { # SECONDS -> % of all CPU time that was busy (any process) over that interval
+cpu_ticks() { # "busy idle ours": machine CPU ticks, and ticks of the processes this script started
+  local ours=0 pid t
+  for pid in $GW_PID $CEIL_PID $REDIS_PID; do
+    t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    ours=$((ours + ${t:-0}))
+  done
+  awk -v ours="$ours" '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6, ours }' /proc/stat
+}
+
+cpu_busy() { # SECONDS -> "busy% others%": all CPU time busy over that interval, and the part not ours
   local a b
-  a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+  a=$(cpu_ticks)
   sleep "$1"
-  b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+  b=$(cpu_ticks)
   awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2];
-    if (busy + idle > 0) printf "%.0f", 100 * busy / (busy + idle); else print 0 }'
+    ours = y[3] - x[3]; total = busy + idle; if (total <= 0) { print 0, 0; exit }
+    others = busy - ours; if (others < 0) others = 0; printf "%.0f %.0f\n", 100 * busy / total, 100 * others / total }'
 }
 
 BUSY_WARNINGS=0
-busy_warning() { # warns when the machine is not idle just before a run (other processes skew the numbers)
-  local pct
-  pct=$(cpu_busy_pct 0.5)
-  if (( pct > 15 )); then
+busy_warning() { # warns when other processes keep the CPUs busy just before a run (they skew the numbers)
+  local busy others
+  read -r busy others < <(cpu_busy 0.5)
+  if (( others > 15 )); then
     BUSY_WARNINGS=$((BUSY_WARNINGS + 1))
-    echo "  WARNING: the CPUs were ${pct}% busy in the 0.5 s before the next run (other processes? $(cut -d' ' -f1-3 /proc/loadavg) load)"
+    echo "  WARNING: other processes kept the CPUs ${others}% busy in the 0.5 s before the next run (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  elif (( busy > 15 )); then
+    echo "  note: the CPUs were ${busy}% busy before the next run, by the gateway/ceiling/Redis themselves (JIT, GC, refreshes)"
   fi
 }
 
@@ -354,9 +366,9 @@ echo "knobs:   DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS ROUN
   "OPENTIME_REDIS_DEADLINE=$DEADLINE${JAVA_OPTS:+ JAVA_OPTS=$JAVA_OPTS}"
 echo "note:    wrk, the servers and Redis share these $CORES cores; compare ratios, not absolute numbers across machines"
 echo "logs:    ${RUN_DIR#"$ROOT"/}/"
-IDLE_PCT=$(cpu_busy_pct 1)
-echo "load:    ${IDLE_PCT}% CPU busy in the second before the benchmark, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-if (( IDLE_PCT > 10 )); then
+read -r START_BUSY _ < <(cpu_busy 1)
+echo "load:    ${START_BUSY}% CPU busy in the second before the benchmark, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if (( START_BUSY > 10 )); then
   echo "WARNING: the machine is not idle; other processes will skew every number below"
 fi
 
@@ -540,7 +552,7 @@ for line in "${SUMMARY[@]}"; do
   echo "  $line"
 done
 echo "  targets: $PASSED passed, $FAILED failed"
-if (( BUSY_WARNINGS > 0 || IDLE_PCT > 10 )); then
+if (( BUSY_WARNINGS > 0 || START_BUSY > 10 )); then
   echo "  WARNING: the machine was busy before the benchmark or before $BUSY_WARNINGS run(s): numbers are skewed, run again on an idle machine"
 fi
 echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -98,7 +98,7 @@ public final class ConfigParser {
     Duration deadline = n.duration("deadline", Duration.ofMillis(25), Duration.ofMillis(1), Duration.ofSeconds(10));
     Duration connect = n.duration("connect-timeout", Duration.ofSeconds(1), Duration.ofMillis(10), Duration.ofSeconds(60));
     ConfigNode b = n.child("breaker");
-    int failures = b.integer("failures", 5, 1, 10_000);
+    int failures = b.integer("failures", 20, 1, 10_000);
     Duration reset = b.duration("reset-after", Duration.ofSeconds(1), Duration.ofMillis(10), Duration.ofMinutes(10));
     b.rejectUnknown();
     Duration reconnect = n.duration("reconnect-max-delay", Duration.ofSeconds(2), Duration.ofMillis(10), Duration.ofMinutes(5));

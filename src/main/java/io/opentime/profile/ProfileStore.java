@@ -29,6 +29,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 public final class ProfileStore {
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ProfileStore.class);
+
   private final RedisConfig config;
   private final ProfileSchema schema;
   private final Ticker ticker;
@@ -107,8 +109,21 @@ public final class ProfileStore {
   }
 
   private Future<Profile> fetchOn(RedisLink link, String uid) {
-    return breaker.<Profile>execute(() -> link.send(hmget(uid)).map(this::toProfile))
+    return breaker.<Profile>execute(() -> link.send(hmget(uid)).map(this::toProfile).recover(this::wrongTypeAsEmpty))
         .recover(err -> Future.failedFuture(classify(err)));
+  }
+
+  /**
+   * A profile key holding something other than a hash is bad data for one reader, not a sick Redis: it must not
+   * count towards opening the breaker for everyone. That reader is treated as unknown (defaults).
+   */
+  private Future<Profile> wrongTypeAsEmpty(Throwable err) {
+    String msg = err.getMessage();
+    if (msg != null && msg.startsWith("WRONGTYPE")) {
+      LOG.debug("profile key is not a hash; answering defaults for that reader");
+      return Future.succeededFuture(new Profile(new String[schema.size()], ticker.read()));
+    }
+    return Future.failedFuture(err);
   }
 
   private Request hmget(String uid) {

@@ -74,6 +74,21 @@ class AmpEndpointTest {
   }
 
   @Test
+  @DisplayName("a profile key that is not a hash gives that reader defaults and does not count against Redis")
+  void wrongType() {
+    gw.send(io.vertx.redis.client.Request.cmd(io.vertx.redis.client.Command.SET).arg("profile:amp-wrongtype").arg("x"));
+    double errors = gw.counter(GatewayMetrics.FALLBACKS, "reason", "error");
+    for (int i = 0; i < gw.config.redis().breakerFailures() + 5; i++) {
+      gw.gateway.services().cache().invalidate("amp-wrongtype");
+      HttpResponse<String> r = gw.greeting("amp-wrongtype");
+      assertThat(r.body()).isEqualTo("{\"items\":[{\"first_name\":\"there\",\"loyalty_tier\":\"member\"}]}");
+    }
+    assertThat(gw.counter(GatewayMetrics.FALLBACKS, "reason", "error")).isEqualTo(errors);
+    assertThat(gw.gateway.services().store().breakerState())
+        .isEqualTo(io.vertx.circuitbreaker.CircuitBreakerState.CLOSED);
+  }
+
+  @Test
   @DisplayName("hostile profile values are JSON-escaped, unicode intact")
   void escaping() {
     HttpResponse<String> r = gw.greeting("amp-hostile");

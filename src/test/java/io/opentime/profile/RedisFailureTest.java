@@ -85,7 +85,7 @@ class RedisFailureTest {
     assertThat(cached.body()).contains("Ada");
     assertThat(source(cached)).isEqualTo("cache");
 
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < gw.config.redis().breakerFailures() + 10; i++) {
       String uid = "p-new-" + i;
       HttpResponse<String> r = timed(() -> gw.greeting(uid));
       assertThat(r.body()).isEqualTo(DEFAULTS);

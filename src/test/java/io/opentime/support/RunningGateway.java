@@ -61,6 +61,11 @@ public final class RunningGateway implements AutoCloseable {
     Main.block(redis.send(hset));
   }
 
+  /** Sends any command to the gateway's Redis. */
+  public Response send(Request request) {
+    return Main.block(redis.send(request));
+  }
+
   /** Total HMGET calls Redis has served so far (INFO commandstats). */
   public long hmgetCalls() {
     Response info = Main.block(redis.send(Request.cmd(Command.INFO).arg("commandstats")));
