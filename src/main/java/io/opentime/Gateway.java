@@ -10,6 +10,7 @@ import io.opentime.ops.GatewayMetrics;
 import io.opentime.profile.ProfileCache;
 import io.opentime.profile.ProfileStore;
 import io.opentime.token.TokenCodec;
+import io.opentime.token.VerifiedTokens;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -21,6 +22,9 @@ import java.util.Set;
  * {@link Vertx}, one per configured instance. {@code Main} starts one; tests start as many as they need.
  */
 public final class Gateway {
+
+  /** Verified tokens remembered (about 300 bytes each): enough for the opens of a large send's first minutes. */
+  static final long VERIFIED_TOKENS = 100_000;
 
   private final Vertx vertx;
   private final GatewayServices services;
@@ -43,7 +47,7 @@ public final class Gateway {
       BlockRegistry blocks = new BlockRegistry(config.blocks());
       ProfileStore store = new ProfileStore(vertx, config.redis(), blocks.schema(), ticker);
       services = new GatewayServices(config,
-          new TokenCodec(config.tokenKeys(), clock),
+          new VerifiedTokens(new TokenCodec(config.tokenKeys(), clock), VERIFIED_TOKENS),
           new AmpCors(config.amp()),
           blocks,
           store,

@@ -6,9 +6,9 @@ import io.opentime.http.AmpCors;
 import io.opentime.ops.GatewayMetrics;
 import io.opentime.profile.ProfileCache;
 import io.opentime.profile.ProfileStore;
-import io.opentime.token.TokenCodec;
+import io.opentime.token.VerifiedTokens;
 
 /** The process-wide pieces every HTTP verticle instance shares. All are thread-safe. */
-public record GatewayServices(GatewayConfig config, TokenCodec tokens, AmpCors cors, BlockRegistry blocks,
+public record GatewayServices(GatewayConfig config, VerifiedTokens tokens, AmpCors cors, BlockRegistry blocks,
                               ProfileStore store, ProfileCache cache, GatewayMetrics metrics) {
 }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
@@ -38,8 +39,11 @@ public final class TokenCodec {
   // exactly one accepted spelling.
   private static final String CANONICAL_LAST = "AEIMQUYcgkosw048";
 
+  // Field names are not interned or canonicalized: payloads are tiny, and a symbol table per parse costs more.
   private static final JsonFactory JSON = JsonFactory.builder()
       .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+      .disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
+      .disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
       .build();
   private static final Base64.Encoder B64 = Base64.getUrlEncoder().withoutPadding();
   private static final Base64.Decoder B64D = Base64.getUrlDecoder();
@@ -73,16 +77,16 @@ public final class TokenCodec {
       return TokenVerification.rejected(TokenRejection.MISSING);
     }
     int len = token.length();
-    if (len > MAX_TOKEN_LENGTH) {
+    if (len > MAX_TOKEN_LENGTH || !isTokenAlphabet(token)) {
       return TokenVerification.rejected(TokenRejection.MALFORMED);
     }
     int d1 = token.indexOf('.');
     int d2 = d1 < 0 ? -1 : token.indexOf('.', d1 + 1);
     int d3 = d2 < 0 ? -1 : token.indexOf('.', d2 + 1);
-    if (d3 < 0 || token.indexOf('.', d3 + 1) >= 0 || !isTokenAlphabet(token)) {
+    if (d3 < 0 || token.indexOf('.', d3 + 1) >= 0) {
       return TokenVerification.rejected(TokenRejection.MALFORMED);
     }
-    if (!token.regionMatches(0, VERSION, 0, d1) || d1 != VERSION.length()) {
+    if (d1 != VERSION.length() || !token.startsWith(VERSION)) {
       return TokenVerification.rejected(TokenRejection.UNSUPPORTED_VERSION);
     }
     ThreadLocal<Mac> mac = macs.get(token.substring(d1 + 1, d2));
@@ -92,20 +96,25 @@ public final class TokenCodec {
     if (len - d3 - 1 != TAG_CHARS || d3 == d2 + 1 || CANONICAL_LAST.indexOf(token.charAt(len - 1)) < 0) {
       return TokenVerification.rejected(TokenRejection.MALFORMED);
     }
-    byte[] presented;
+    // The alphabet check above makes the token pure ASCII: one byte per character.
+    byte[] bytes = token.getBytes(StandardCharsets.ISO_8859_1);
+    ByteBuffer presented;
     try {
-      presented = B64D.decode(token.substring(d3 + 1));
+      presented = B64D.decode(ByteBuffer.wrap(bytes, d3 + 1, TAG_CHARS));
     } catch (IllegalArgumentException e) {
       return TokenVerification.rejected(TokenRejection.MALFORMED);
     }
-    byte[] expected = mac.get().doFinal(token.substring(0, d3).getBytes(StandardCharsets.US_ASCII));
-    if (presented.length != TAG_BYTES || !MessageDigest.isEqual(expected, presented)) {
+    Mac m = mac.get();
+    m.update(bytes, 0, d3);
+    byte[] expected = m.doFinal();
+    if (presented.remaining() != TAG_BYTES || !MessageDigest.isEqual(expected, tagBytes(presented))) {
       return TokenVerification.rejected(TokenRejection.BAD_SIGNATURE);
     }
     // Authentic from here on: only now is the payload decoded and parsed.
     TokenClaims claims;
     try {
-      claims = parsePayload(B64D.decode(token.substring(d2 + 1, d3)));
+      ByteBuffer json = B64D.decode(ByteBuffer.wrap(bytes, d2 + 1, d3 - d2 - 1));
+      claims = parsePayload(json.array(), json.arrayOffset() + json.position(), json.remaining());
     } catch (IllegalArgumentException | IOException e) {
       return TokenVerification.rejected(TokenRejection.MALFORMED);
     }
@@ -113,6 +122,20 @@ public final class TokenCodec {
       return TokenVerification.rejected(TokenRejection.EXPIRED);
     }
     return TokenVerification.ok(claims);
+  }
+
+  private static byte[] tagBytes(ByteBuffer b) {
+    if (b.hasArray() && b.arrayOffset() == 0 && b.position() == 0 && b.array().length == b.remaining()) {
+      return b.array();
+    }
+    byte[] out = new byte[b.remaining()];
+    b.get(out);
+    return out;
+  }
+
+  /** The current time as the codec sees it, in epoch seconds (for callers that re-check expiry of cached claims). */
+  public long nowEpochSecond() {
+    return clock.instant().getEpochSecond();
   }
 
   private static boolean isTokenAlphabet(String s) {
@@ -143,11 +166,11 @@ public final class TokenCodec {
     return out.toByteArray();
   }
 
-  private static TokenClaims parsePayload(byte[] json) throws IOException {
+  private static TokenClaims parsePayload(byte[] json, int offset, int length) throws IOException {
     String uid = null;
     String campaign = null;
     Long exp = null;
-    try (JsonParser p = JSON.createParser(json)) {
+    try (JsonParser p = JSON.createParser(json, offset, length)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         throw new IllegalArgumentException("payload is not an object");
       }
