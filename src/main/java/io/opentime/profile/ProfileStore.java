@@ -39,6 +39,7 @@ public final class ProfileStore {
   // equals the verticle's context, while the thread is always the one the link's connection lives on.
   private final Map<Thread, RedisLink> links = new ConcurrentHashMap<>();
   private final List<RedisLink> allLinks = new CopyOnWriteArrayList<>();
+  private final java.util.concurrent.atomic.AtomicBoolean breakerOpen = new java.util.concurrent.atomic.AtomicBoolean();
 
   public ProfileStore(Vertx vertx, RedisConfig config, ProfileSchema schema, Ticker ticker) {
     this.config = config;
@@ -50,6 +51,18 @@ public final class ProfileStore {
         .setResetTimeout(config.breakerResetAfter().toMillis())
         .setFallbackOnFailure(false)
         .setNotificationAddress(null));
+    // Logged once per outage, not on every failed probe.
+    breaker.openHandler(v -> {
+      if (breakerOpen.compareAndSet(false, true)) {
+        LOG.warn("Redis circuit breaker open: answering from the cache and defaults without asking Redis; "
+            + "probing every {} ms", config.breakerResetAfter().toMillis());
+      }
+    });
+    breaker.closeHandler(v -> {
+      if (breakerOpen.compareAndSet(true, false)) {
+        LOG.info("Redis circuit breaker closed: profile reads resumed");
+      }
+    });
   }
 
   /** Options for a command connection: RESP2 (no push messages can interleave with replies), short connect. */
