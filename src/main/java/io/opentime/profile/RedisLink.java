@@ -14,9 +14,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One long-lived Redis connection owned by one event loop. Every command sent from that loop pipelines on it, so a
- * burst of misses costs one connection, not one pooled connection per command (the pooled client would refuse a
- * burst beyond its pool and wait queue). It reconnects by itself with capped, jittered exponential backoff; while
+ * One long-lived Redis connection owned by one event loop. Every command sent on it pipelines, so a burst of misses
+ * costs one connection per loop, not one pooled connection per command (the pooled client would refuse a burst
+ * beyond its pool and wait queue). It reconnects by itself with capped, jittered exponential backoff; while
  * disconnected, {@link #send} fails at once instead of waiting.
  *
  * <p>Threading: all methods must be called on {@link #context()}; {@link ProfileStore} routes calls there.
@@ -28,7 +28,6 @@ public final class RedisLink {
 
   private final Vertx vertx;
   private final Context context;
-  private final Thread eventLoop;
   private final Redis client;
   private final String name;
   private final long maxDelayMs;
@@ -43,7 +42,6 @@ public final class RedisLink {
   public RedisLink(Vertx vertx, RedisOptions options, Duration reconnectMaxDelay, String name) {
     this.vertx = vertx;
     this.context = vertx.getOrCreateContext();
-    this.eventLoop = Thread.currentThread();
     this.client = Redis.createClient(vertx, options);
     this.name = name;
     this.maxDelayMs = Math.max(FIRST_RETRY_MS, reconnectMaxDelay.toMillis());
@@ -51,11 +49,6 @@ public final class RedisLink {
 
   public Context context() {
     return context;
-  }
-
-  /** The event-loop thread this link belongs to. */
-  public Thread eventLoop() {
-    return eventLoop;
   }
 
   public boolean connected() {

@@ -17,11 +17,14 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import io.vertx.junit5.VertxExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** Every accept and reject case of AMP for Email CORS, over real HTTP. Allowlist: news@shop.example, *@mail.shop.example. */
+@ExtendWith(VertxExtension.class)
 class AmpCorsTest {
 
   static Vertx vertx;
@@ -30,16 +33,15 @@ class AmpCorsTest {
   static final String ADA = "{\"items\":[{\"first_name\":\"Ada\",\"loyalty_tier\":\"gold\"}]}";
 
   @BeforeAll
-  static void start() {
-    vertx = Vertx.vertx();
+  static void start(Vertx v) {
+    vertx = v;
     gw = new RunningGateway(vertx, TestConfig.forRedis(TestRedis.shared().url(), Map.of()));
     gw.putProfile(UID, Map.of("first_name", "Ada", "loyalty_tier", "gold"));
   }
 
   @AfterAll
   static void stop() {
-    gw.close();
-    io.opentime.Main.closeQuietly(vertx);
+    gw.close(); // the Vertx is closed by VertxExtension
   }
 
   static String url(String sourceOrigin) {

@@ -28,8 +28,8 @@ class AmpEndpointTest {
   static RunningGateway gw;
 
   @BeforeAll
-  static void start() {
-    vertx = Vertx.vertx();
+  static void start(Vertx v) {
+    vertx = v;
     gw = new RunningGateway(vertx, TestConfig.forRedis(TestRedis.shared().url(), Map.of()));
     gw.putProfile("amp-ada", Map.of("first_name", "Ada", "loyalty_tier", "gold", "email", "ada@example.com",
         "phone", "+44 20 7946 0000"));
@@ -39,8 +39,7 @@ class AmpEndpointTest {
 
   @AfterAll
   static void stop() {
-    gw.close();
-    io.opentime.Main.closeQuietly(vertx);
+    gw.close(); // the Vertx is closed by VertxExtension
   }
 
   @Test

@@ -20,11 +20,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import io.vertx.junit5.VertxExtension;
 
 /**
  * Redis misbehaving under a running gateway: paused (SIGSTOP), killed and restarted, absent at start. Each test owns
  * its Redis process. Latency bounds here only prove nothing hangs; the figures come from bench/.
  */
+@ExtendWith(VertxExtension.class)
 class RedisFailureTest {
 
   static final String DEFAULTS = "{\"items\":[{\"first_name\":\"there\",\"loyalty_tier\":\"member\"}]}";
@@ -36,8 +39,8 @@ class RedisFailureTest {
   RunningGateway gw;
 
   @BeforeEach
-  void setUp() {
-    vertx = Vertx.vertx();
+  void setUp(Vertx v) {
+    vertx = v;
   }
 
   @AfterEach
@@ -48,7 +51,6 @@ class RedisFailureTest {
     if (gw != null) {
       gw.close();
     }
-    Main.closeQuietly(vertx);
     if (redis != null) {
       redis.close();
     }
@@ -104,6 +106,27 @@ class RedisFailureTest {
     gw.putProfile("p-after", Map.of("first_name", "Grace"));
     assertThat(awaitSource("p-after", "redis", Duration.ofSeconds(10)).body()).contains("Grace");
     assertThat(gw.gateway.services().store().breakerState()).isEqualTo(CircuitBreakerState.CLOSED);
+  }
+
+  @Test
+  @DisplayName("past the refresh age the old profile is answered at once as stale while it is re-read, then the new one")
+  void staleWhileRevalidate() throws Exception {
+    startAll(Map.of());
+    gw.putProfile("s-ada", Map.of("first_name", "Ada", "loyalty_tier", "gold"));
+    assertThat(source(gw.greeting("s-ada"))).isEqualTo("redis");
+    assertThat(source(gw.greeting("s-ada"))).isEqualTo("cache");
+    gw.putProfile("s-ada", Map.of("loyalty_tier", "platinum"));
+    assertThat(gw.greeting("s-ada").body()).contains("gold"); // younger than the refresh age: not re-read
+
+    redis.pause(); // the background re-read cannot land before the stale answer is checked
+    gw.ticker.advance(gw.config.cache().refreshAfter().plusMillis(1));
+    HttpResponse<String> stale = timed(() -> gw.greeting("s-ada"));
+    assertThat(source(stale)).isEqualTo("stale");
+    assertThat(stale.body()).contains("gold");
+    redis.resume();
+
+    HttpResponse<String> refreshed = awaitSource("s-ada", "cache", Duration.ofSeconds(10));
+    assertThat(refreshed.body()).contains("platinum");
   }
 
   @Test
