@@ -14,6 +14,8 @@ READERS=${READERS:-100000}       # profiles in Redis, random readers of the stal
 WARMUP=${WARMUP:-5s}             # wrk warm-up of each freshly started server (not measured)
 STALL_AFTER=${STALL_AFTER:-1}    # seconds into the stalled run at which Redis is SIGSTOPped
 JAVA_OPTS=${JAVA_OPTS:-}         # extra JVM options, given to the gateway and the ceiling alike
+PACED_CONNECTIONS=${PACED_CONNECTIONS:-144}  # connections of the paced hot run
+PACE_MS=${PACE_MS:-1}            # ms each connection waits between requests in the paced hot run
 WARMUP_READERS=20000             # readers w0..w19999 (no profile in Redis) used to warm restarted gateways
 PROBE_READERS=20                 # readers p0..p19, used once each to see Redis answering again after the stall
 SENDER=bench@opentime.example
@@ -466,6 +468,25 @@ echo "  gateway median: $GW_MED req/s, p99 $GW_P99_MED ms"
 echo "  gateway non-200 answers over all rounds: $HOT_NON200"
 verdict "hot: ratio gateway/ceiling = $HOT_RATIO (target >= 0.80)" "$HOT_RATIO >= 0.80"
 verdict "hot: gateway median p99 = $GW_P99_MED ms (target < 5 ms)" "$GW_P99_MED < 5"
+
+# Paced: the same requests at a rate well below saturation, where latency measures the server, not the queue of
+# a CPU shared with wrk. Offered rate ~ PACED_CONNECTIONS * 1000 / (PACE_MS + latency).
+SAVED_CONNECTIONS=$CONNECTIONS
+CONNECTIONS=$PACED_CONNECTIONS
+export OPENTIME_DELAY_MS=$PACE_MS
+run_wrk "paced-ceiling" "$CEIL_PORT" "$HOT_TOKENS" "$DURATION"
+show_run "paced ceiling"
+PACED_CEIL_P99=$(field p99)
+run_wrk "paced-gateway" "$GW_PORT" "$HOT_TOKENS" "$DURATION"
+show_run "paced gateway"
+PACED_GW_P99=$(field p99)
+PACED_GW_RPS=$(field rps)
+PACED_SHARE=$(ratio "$PACED_GW_RPS" "$GW_MED")
+unset OPENTIME_DELAY_MS
+CONNECTIONS=$SAVED_CONNECTIONS
+echo "  paced: $PACED_CONNECTIONS connections, ${PACE_MS} ms between requests: gateway at $PACED_GW_RPS req/s ($PACED_SHARE of its saturated median)"
+verdict "hot, paced: gateway p99 = $PACED_GW_P99 ms at $PACED_SHARE of max (target < 5 ms)" "$PACED_GW_P99 < 5"
+
 HOT_RSS=$(rss_of "$GW_PID")
 CEIL_RSS=$(rss_of "$CEIL_PID")
 echo "  RSS after the hot scenario: gateway #$GW_N $HOT_RSS, ceiling $CEIL_RSS"
@@ -545,6 +566,7 @@ done
 echo
 echo "== summary ($TS)"
 echo "  hot:     ceiling $CEIL_MED req/s (p99 $CEIL_P99_MED ms), gateway $GW_MED req/s (p99 $GW_P99_MED ms), medians of $ROUNDS; ratio $HOT_RATIO"
+echo "  paced:   gateway $PACED_GW_RPS req/s ($PACED_SHARE of max), p99 $PACED_GW_P99 ms; ceiling p99 $PACED_CEIL_P99 ms"
 echo "  stalled: $ST_RPS req/s, p99 $ST_P99 ms, non-200 $ST_NON200, socket errors/timeouts $ST_ERRS"
 echo "  cold:    $COLD_RPS req/s, p99 $COLD_P99 ms, ratio to ceiling $COLD_RATIO (informative)"
 echo "  gateway RSS: $HOT_RSS after hot, $ST_RSS after stalled, $COLD_RSS after cold"

@@ -15,6 +15,15 @@
 -- Latencies are in milliseconds (wrk's own, i.e. not corrected for coordinated omission). src_* count the
 -- X-Opentime-Source header of the answers (src_none: no such header, e.g. the ceiling server).
 
+-- OPENTIME_DELAY_MS paces the load: each connection waits that many milliseconds before its next request, so the
+-- offered rate is about connections * 1000 / (delay + latency) instead of "as fast as possible".
+local pace_ms = tonumber(os.getenv("OPENTIME_DELAY_MS") or "")
+if pace_ms ~= nil and pace_ms > 0 then
+  function delay()
+    return pace_ms
+  end
+end
+
 local threads = {}
 local next_id = 0
 
