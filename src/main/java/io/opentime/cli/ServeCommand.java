@@ -88,10 +88,10 @@ public final class ServeCommand implements Callable<Integer> {
       }
       return running;
     } catch (Exception | Error e) {
+      Main.closeQuietly(vertx); // first, so its Redis connections close before the demo Redis goes away
       if (redis != null) {
         redis.close();
       }
-      Main.closeQuietly(vertx);
       throw e;
     }
   }

@@ -95,7 +95,12 @@ public final class HttpVerticle extends VerticleBase {
         .setTcpNoDelay(true);
     return link.start()
         .compose(v -> vertx.createHttpServer(options).requestHandler(dispatcher(router())).listen())
-        .onSuccess(s -> server = s);
+        .onSuccess(s -> server = s)
+        .onFailure(err -> {
+          // Vert.x does not call stop() on a verticle whose start failed: release the link here.
+          services.store().unregister(link);
+          link.close();
+        });
   }
 
   @Override

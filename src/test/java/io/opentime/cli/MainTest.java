@@ -156,6 +156,23 @@ class MainTest {
   }
 
   @Test
+  @DisplayName("a port already in use: one line saying so, exit 1, and nothing left running")
+  void portInUse() throws Exception {
+    try (java.net.ServerSocket taken = new java.net.ServerSocket()) {
+      taken.bind(new java.net.InetSocketAddress("0.0.0.0", 0));
+      String yaml = Files.readString(configWithKey())
+          .replace("  port: 8080 ", "  port: " + taken.getLocalPort() + " ")
+          .replace("  senders: []", "  senders: [\"" + TestConfig.SENDER + "\"]");
+      Path cfg = dir.resolve("taken.yaml");
+      Files.writeString(cfg, yaml);
+      Run r = run("serve", "-c", cfg.toString());
+      assertThat(r.code()).isEqualTo(1);
+      assertThat(r.err().strip().lines()).hasSize(1);
+      assertThat(r.err()).startsWith("opentime: cannot listen").contains("OPENTIME_HTTP_PORT");
+    }
+  }
+
+  @Test
   @DisplayName("--help and --version answer with exit 0")
   void help() {
     Run help = run("--help");
