@@ -11,10 +11,10 @@ import io.opentime.profile.Source;
 import io.opentime.token.TokenVerification;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
-import io.vertx.core.http.HttpMethod;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
@@ -24,6 +24,7 @@ import io.vertx.ext.web.RoutingContext;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,7 +41,7 @@ public final class HttpVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(HttpVerticle.class);
   public static final String AMP_ROUTE = "amp";
   private static final String AMP_PREFIX = "/v1/amp/";
-  private static final java.util.concurrent.atomic.AtomicInteger LINK_IDS = new java.util.concurrent.atomic.AtomicInteger();
+  private static final AtomicInteger LINK_IDS = new AtomicInteger();
 
   static final CharSequence SOURCE_HEADER = HttpHeaders.createOptimized("X-Opentime-Source");
   private static final CharSequence JSON = HttpHeaders.createOptimized("application/json");

@@ -16,10 +16,14 @@ import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Reads profiles from Redis: one {@code HMGET profile:<uid> <schema fields>} per read, on the calling event loop's
- * own {@link RedisLink}, bounded by the configured deadline and guarded by one process-wide circuit breaker.
+ * Reads profiles from Redis: one {@code HMGET profile:<uid> <schema fields>} per read, on one of the per-event-loop
+ * {@link RedisLink}s (chosen by uid), bounded by the configured deadline and guarded by one process-wide circuit
+ * breaker.
  *
  * <p>Failure semantics: the returned future fails with a {@link RedisUnavailableException} whose reason says why
  * (timeout, error, breaker open, not connected). While the breaker is open nothing is sent to Redis, so a hung Redis
@@ -27,14 +31,14 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 public final class ProfileStore {
 
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ProfileStore.class);
+  private static final Logger LOG = LoggerFactory.getLogger(ProfileStore.class);
 
   private final RedisConfig config;
   private final ProfileSchema schema;
   private final Ticker ticker;
   private final CircuitBreaker breaker;
   private final List<RedisLink> links = new CopyOnWriteArrayList<>();
-  private final java.util.concurrent.atomic.AtomicBoolean breakerOpen = new java.util.concurrent.atomic.AtomicBoolean();
+  private final AtomicBoolean breakerOpen = new AtomicBoolean();
 
   public ProfileStore(Vertx vertx, RedisConfig config, ProfileSchema schema, Ticker ticker) {
     this.config = config;
