@@ -68,23 +68,7 @@ final class ConfigNode {
   }
 
   int integer(String key, int def, int min, int max) {
-    Object v = raw(key);
-    long n;
-    if (v == null) {
-      n = def;
-    } else if (v instanceof Number num && num.doubleValue() == num.longValue()) {
-      n = num.longValue();
-    } else {
-      try {
-        n = Long.parseLong(v.toString().trim());
-      } catch (NumberFormatException e) {
-        throw error(key, "must be a whole number (got '" + v + "')");
-      }
-    }
-    if (n < min || n > max) {
-      throw error(key, "must be between " + min + " and " + max + " (got " + n + ")");
-    }
-    return (int) n;
+    return (int) longValue(key, def, min, max);
   }
 
   long longValue(String key, long def, long min, long max) {

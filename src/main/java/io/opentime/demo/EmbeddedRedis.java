@@ -8,7 +8,6 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -25,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 public final class EmbeddedRedis implements AutoCloseable {
 
   private static final long START_TIMEOUT_MS = 10_000;
+  private static Path extracted;
 
   private final Path binary;
   private final int port;
@@ -183,33 +183,51 @@ public final class EmbeddedRedis implements AutoCloseable {
 
   /** {@code redis-server} from PATH, else the embedded-redis jar's binary for this platform, extracted once. */
   static Path resolveBinary() throws IOException {
-    String path = System.getenv("PATH");
-    if (path != null) {
-      for (String dir : path.split(java.io.File.pathSeparator)) {
-        Path candidate = Path.of(dir, "redis-server");
-        if (Files.isExecutable(candidate)) {
-          return candidate;
-        }
-      }
+    if (onPath("redis-server")) {
+      return Path.of("redis-server"); // resolved by the OS from PATH when started
+    }
+    return extractBundled();
+  }
+
+  /**
+   * Copies the bundled binary, once per JVM, into a fresh directory only this user can write: never a well-known
+   * path in the shared temp directory, where another local user could plant a binary for us to run.
+   */
+  private static synchronized Path extractBundled() throws IOException {
+    if (extracted != null && Files.isExecutable(extracted)) {
+      return extracted;
     }
     String resource = bundledName();
-    Path target = Path.of(System.getProperty("java.io.tmpdir"), "opentime-" + resource);
-    if (Files.isExecutable(target)) {
-      return target;
-    }
     try (InputStream in = EmbeddedRedis.class.getResourceAsStream("/" + resource)) {
       if (in == null) {
         throw new IOException("no redis-server on PATH and no bundled binary " + resource
             + " for this platform: install Redis (e.g. apt-get install redis-server)");
       }
-      Path tmp = Files.createTempFile(target.getParent(), "opentime-redis", ".part");
-      Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-      if (!tmp.toFile().setExecutable(true, true)) {
-        throw new IOException("cannot make " + tmp + " executable");
+      Path dir = Files.createTempDirectory("opentime-redis-");
+      dir.toFile().deleteOnExit(); // registered first, deleted last
+      Path target = dir.resolve("redis-server");
+      target.toFile().deleteOnExit();
+      Files.copy(in, target);
+      if (!target.toFile().setExecutable(true, true)) {
+        throw new IOException("cannot make " + target + " executable");
       }
-      Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      extracted = target;
+      return target;
     }
-    return target;
+  }
+
+  /** True if the command starts: lets the OS resolve it from PATH, as it will when the server is started. */
+  private static boolean onPath(String command) {
+    try {
+      Process p = new ProcessBuilder(command, "--version").redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      return p.waitFor(5, TimeUnit.SECONDS) && p.exitValue() == 0;
+    } catch (IOException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
   }
 
   private static String bundledName() {
