@@ -3,6 +3,8 @@ package io.opentime.profile;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.opentime.Main;
+import io.opentime.config.GatewayConfig;
+import io.opentime.config.RedisConfig;
 import io.opentime.demo.EmbeddedRedis;
 import io.opentime.ops.GatewayMetrics;
 import io.opentime.support.RunningGateway;
@@ -12,16 +14,22 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.internal.VertxInternal;
+import io.vertx.junit5.VertxExtension;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
-import io.vertx.junit5.VertxExtension;
 
 /**
  * Redis misbehaving under a running gateway: paused (SIGSTOP), killed and restarted, absent at start. Each test owns
@@ -172,7 +180,7 @@ class RedisFailureTest {
     ProfileCache cache = gw.gateway.services().cache();
     redis.pause(); // no reply can arrive while both lookups are made
     Context a = vertx.getOrCreateContext();
-    Context b = ((io.vertx.core.internal.VertxInternal) vertx).createEventLoopContext();
+    Context b = ((VertxInternal) vertx).createEventLoopContext();
     Future<Boolean> fa = lookupOn(a, cache, "x-ada");
     Future<Boolean> fb = lookupOn(b, cache, "x-ada");
     Main.block(Future.all(issued(a), issued(b)));
@@ -180,6 +188,66 @@ class RedisFailureTest {
     assertThat(Main.block(fa)).as("answer on its own context").isTrue();
     assertThat(Main.block(fb)).as("answer on its own context").isTrue();
     assertThat(gw.hmgetCalls() - before).isEqualTo(1);
+  }
+
+  @Test
+  @DisplayName("replies never cross readers, even when reads time out and their replies arrive late")
+  void repliesNeverCross() throws Exception {
+    redis = EmbeddedRedis.start(0);
+    GatewayConfig base = TestConfig.forRedis(redis.url(), Map.of());
+    RedisConfig r = base.redis();
+    // A breaker that never opens, so that every read goes to Redis, before, during and after the stall.
+    gw = new RunningGateway(vertx, base.withRedis(new RedisConfig(r.url(), r.keyPrefix(),
+        r.deadline(), r.connectTimeout(), 10_000, r.breakerResetAfter(), r.reconnectMaxDelay())));
+    int readers = 300;
+    for (int i = 0; i < readers; i++) {
+      gw.putProfile("c-" + i, Map.of("first_name", "c-" + i));
+    }
+    ProfileCache cache = gw.gateway.services().cache();
+    int nameIndex = gw.gateway.services().blocks().schema().indexOf("first_name");
+    List<Context> contexts = List.of(vertx.getOrCreateContext(),
+        ((VertxInternal) vertx).createEventLoopContext());
+    AtomicInteger answered = new AtomicInteger();
+    AtomicInteger defaults = new AtomicInteger();
+    Queue<String> crossed = new ConcurrentLinkedQueue<>();
+
+    Supplier<Future<Void>> burst = () -> {
+      List<Future<?>> all = new ArrayList<>();
+      for (Context ctx : contexts) {
+        Promise<Void> done = Promise.promise();
+        ctx.runOnContext(v -> {
+          List<Future<ProfileLookup>> lookups = new ArrayList<>();
+          for (int i = 0; i < readers; i++) {
+            String uid = "c-" + i;
+            cache.invalidate(uid);
+            lookups.add(cache.lookup(uid).onSuccess(l -> {
+              if (l.profile() == null) {
+                defaults.incrementAndGet();
+              } else if (!uid.equals(l.profile().value(nameIndex))) {
+                crossed.add(uid + " got " + l.profile().value(nameIndex));
+              } else {
+                answered.incrementAndGet();
+              }
+            }));
+          }
+          Future.all(lookups).<Void>mapEmpty().onComplete(done);
+        });
+        all.add(done.future());
+      }
+      return Future.all(all).mapEmpty();
+    };
+
+    Main.block(burst.get());
+    redis.pause();
+    Future<Void> stalled = burst.get(); // these time out; their replies come after the resume
+    Main.block(stalled);
+    redis.resume();
+    for (int round = 0; round < 5; round++) {
+      Main.block(burst.get()); // sent while the late replies are still being read
+    }
+    assertThat(crossed).as("answers carrying another reader's profile").isEmpty();
+    assertThat(defaults.get()).as("answers that timed out during the stall").isGreaterThanOrEqualTo(2 * readers / 2);
+    assertThat(answered.get()).as("personalized answers").isGreaterThan(5 * readers);
   }
 
   private static Future<Void> issued(Context c) {
