@@ -7,6 +7,7 @@ import io.opentime.content.BlockRegistry;
 import io.opentime.http.AmpCors;
 import io.opentime.http.HttpVerticle;
 import io.opentime.ops.GatewayMetrics;
+import io.opentime.ops.ManagementVerticle;
 import io.opentime.profile.ProfileCache;
 import io.opentime.profile.ProfileStore;
 import io.opentime.token.TokenCodec;
@@ -29,11 +30,21 @@ public final class Gateway {
   private final Vertx vertx;
   private final GatewayServices services;
   private final String deploymentId;
+  private final String managementId;
+  private final ManagementVerticle management;
 
-  private Gateway(Vertx vertx, GatewayServices services, String deploymentId) {
+  private Gateway(Vertx vertx, GatewayServices services, String deploymentId, String managementId,
+                  ManagementVerticle management) {
     this.vertx = vertx;
     this.services = services;
     this.deploymentId = deploymentId;
+    this.managementId = managementId;
+    this.management = management;
+  }
+
+  /** The management server's port (metrics, health). */
+  public int managementPort() {
+    return management.actualPort();
   }
 
   /**
@@ -56,9 +67,13 @@ public final class Gateway {
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
+    services.metrics().bind(services.cache().view(), services.store());
+    ManagementVerticle management = new ManagementVerticle(config.management(), services.metrics(), services.store());
     DeploymentOptions options = new DeploymentOptions().setInstances(config.http().instances());
-    return vertx.deployVerticle(() -> new HttpVerticle(services), options)
-        .map(id -> new Gateway(vertx, services, id));
+    return vertx.deployVerticle(management)
+        .compose(managementId -> vertx.deployVerticle(() -> new HttpVerticle(services), options)
+            .map(id -> new Gateway(vertx, services, id, managementId, management))
+            .recover(err -> vertx.undeploy(managementId).transform(v -> Future.failedFuture(err))));
   }
 
   public GatewayServices services() {
@@ -67,8 +82,9 @@ public final class Gateway {
 
   /** Stops the HTTP servers and closes their Redis connections. */
   public Future<Void> stop() {
-    return vertx.undeploy(deploymentId).eventually(() -> {
+    return vertx.undeploy(deploymentId).eventually(() -> vertx.undeploy(managementId)).eventually(() -> {
       services.store().close();
+      services.metrics().close();
       return Future.succeededFuture();
     });
   }

@@ -21,6 +21,7 @@ final class DemoBanner {
     TokenCodec codec = new TokenCodec(cfg.tokenKeys(), clock);
     long exp = clock.instant().plus(Duration.ofDays(31)).getEpochSecond();
     String host = "0.0.0.0".equals(cfg.http().host()) || "::".equals(cfg.http().host()) ? "127.0.0.1" : cfg.http().host();
+    // The management server listens on its own host setting; the demo prints the loopback form of both.
     String base = "http://" + host + ":" + cfg.http().port() + "/v1/amp/greeting?t=";
     String sender = demoSender(cfg.amp().senders().get(0));
     String senderHeader = " -H 'AMP-Email-Sender: " + sender + "'";
@@ -30,6 +31,7 @@ final class DemoBanner {
     out.println("  Redis:   " + (embeddedRedis ? "embedded, " : "") + cfg.redis().url() + " (demo profiles under "
         + cfg.redis().keyPrefix() + "demo-*)");
     out.println("  Sender:  " + sender + " (AMP CORS allowlist: " + String.join(", ", cfg.amp().senders()) + ")");
+    out.println("  Metrics: http://" + host + ":" + cfg.management().port() + "/metrics, health: /health/live, /health/ready");
     out.println("  Tokens:  signed with key '" + cfg.tokenKeys().signing().kid() + "'"
         + ("demo".equals(cfg.tokenKeys().signing().kid()) ? ", generated for this run only" : ""));
     out.println();

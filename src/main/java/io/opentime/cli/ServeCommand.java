@@ -78,8 +78,9 @@ public final class ServeCommand implements Callable<Integer> {
       }
       PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       Gateway gateway = Main.block(Gateway.start(vertx, cfg, registry, Clock.systemUTC(), Ticker.systemTicker()));
-      LOG.info("Opentime listening on {}:{} ({} HTTP instances), Redis {}, config {}", cfg.http().host(),
-          cfg.http().port(), cfg.http().instances(), redactedUrl(cfg.redis().url()), ConfigLoader.describeSource(config));
+      LOG.info("Opentime listening on {}:{} ({} HTTP instances), management on {}:{}, Redis {}, config {}",
+          cfg.http().host(), cfg.http().port(), cfg.http().instances(), cfg.management().host(),
+          gateway.managementPort(), redactedUrl(cfg.redis().url()), ConfigLoader.describeSource(config));
       Running running = new Running(vertx, gateway, redis, cfg);
       if (demo) {
         PrintWriter out = spec.commandLine().getOut();

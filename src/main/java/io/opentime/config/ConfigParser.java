@@ -26,6 +26,8 @@ public final class ConfigParser {
     m.put("OPENTIME_HTTP_HOST", "http.host");
     m.put("OPENTIME_HTTP_PORT", "http.port");
     m.put("OPENTIME_HTTP_INSTANCES", "http.instances");
+    m.put("OPENTIME_MANAGEMENT_HOST", "management.host");
+    m.put("OPENTIME_MANAGEMENT_PORT", "management.port");
     m.put("OPENTIME_REDIS_URL", "redis.url");
     m.put("OPENTIME_REDIS_DEADLINE", "redis.deadline");
     m.put("OPENTIME_TOKEN_KEYS", "tokens.keys");
@@ -59,13 +61,14 @@ public final class ConfigParser {
 
     ConfigNode top = new ConfigNode(root, "", envSources);
     HttpConfig http = http(top.child("http"));
+    ManagementConfig management = management(top.child("management"));
     RedisConfig redis = redis(top.child("redis"));
     TokenKeys keys = tokens(top.child("tokens"));
     AmpConfig amp = amp(top.child("amp"));
     CacheConfig cache = cache(top.child("cache"));
     Map<String, BlockConfig> blocks = blocks(top.child("blocks"));
     top.rejectUnknown();
-    return new GatewayConfig(http, redis, keys, amp, cache, blocks, envSources.keySet());
+    return new GatewayConfig(http, management, redis, keys, amp, cache, blocks, envSources.keySet());
   }
 
   private static HttpConfig http(ConfigNode n) {
@@ -78,6 +81,13 @@ public final class ConfigParser {
     Duration idle = n.duration("idle-timeout", Duration.ofSeconds(30), Duration.ofSeconds(1), Duration.ofHours(1));
     n.rejectUnknown();
     return new HttpConfig(host, port, instances == 0 ? Runtime.getRuntime().availableProcessors() : instances, idle);
+  }
+
+  private static ManagementConfig management(ConfigNode n) {
+    String host = n.string("host", "0.0.0.0");
+    int port = n.integer("port", 9091, 0, 65535);
+    n.rejectUnknown();
+    return new ManagementConfig(host, port);
   }
 
   private static RedisConfig redis(ConfigNode n) {

@@ -5,8 +5,9 @@ import java.util.Map;
 import java.util.Set;
 
 /** The whole validated configuration. Immutable; built once by {@link ConfigLoader}. */
-public record GatewayConfig(HttpConfig http, RedisConfig redis, TokenKeys tokenKeys, AmpConfig amp,
-                            CacheConfig cache, Map<String, BlockConfig> blocks, Set<String> fromEnvironment) {
+public record GatewayConfig(HttpConfig http, ManagementConfig management, RedisConfig redis, TokenKeys tokenKeys,
+                            AmpConfig amp, CacheConfig cache, Map<String, BlockConfig> blocks,
+                            Set<String> fromEnvironment) {
 
   public GatewayConfig {
     blocks = Map.copyOf(blocks);
@@ -19,22 +20,26 @@ public record GatewayConfig(HttpConfig http, RedisConfig redis, TokenKeys tokenK
   }
 
   public GatewayConfig withTokenKeys(TokenKeys keys) {
-    return new GatewayConfig(http, redis, keys, amp, cache, blocks, fromEnvironment);
+    return new GatewayConfig(http, management, redis, keys, amp, cache, blocks, fromEnvironment);
   }
 
   public GatewayConfig withHttp(HttpConfig h) {
-    return new GatewayConfig(h, redis, tokenKeys, amp, cache, blocks, fromEnvironment);
+    return new GatewayConfig(h, management, redis, tokenKeys, amp, cache, blocks, fromEnvironment);
+  }
+
+  public GatewayConfig withManagement(ManagementConfig m) {
+    return new GatewayConfig(http, m, redis, tokenKeys, amp, cache, blocks, fromEnvironment);
   }
 
   public GatewayConfig withRedis(RedisConfig r) {
-    return new GatewayConfig(http, r, tokenKeys, amp, cache, blocks, fromEnvironment);
+    return new GatewayConfig(http, management, r, tokenKeys, amp, cache, blocks, fromEnvironment);
   }
 
   public GatewayConfig withAmp(AmpConfig a) {
-    return new GatewayConfig(http, redis, tokenKeys, a, cache, blocks, fromEnvironment);
+    return new GatewayConfig(http, management, redis, tokenKeys, a, cache, blocks, fromEnvironment);
   }
 
   public GatewayConfig withCache(CacheConfig c) {
-    return new GatewayConfig(http, redis, tokenKeys, amp, c, blocks, fromEnvironment);
+    return new GatewayConfig(http, management, redis, tokenKeys, amp, c, blocks, fromEnvironment);
   }
 }

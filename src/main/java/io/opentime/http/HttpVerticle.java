@@ -1,6 +1,7 @@
 package io.opentime.http;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Timer;
 import io.opentime.GatewayServices;
 import io.opentime.config.HttpConfig;
 import io.opentime.content.Block;
@@ -73,8 +74,11 @@ public final class HttpVerticle extends VerticleBase {
   private record AmpBlock(Block block, Counter[] answers) {
   }
 
+  private final Timer ampTimer;
+
   public HttpVerticle(GatewayServices services) {
     this.services = services;
+    this.ampTimer = services.metrics().requestTimer(AMP_ROUTE);
     services.blocks().all().forEach((name, block) ->
         ampBlocks.put(name, new AmpBlock(block, services.metrics().answerCounters(AMP_ROUTE, name))));
   }
@@ -155,6 +159,7 @@ public final class HttpVerticle extends VerticleBase {
   }
 
   private void amp(HttpServerRequest request, AmpBlock ab) {
+    long started = System.nanoTime();
     HttpServerResponse response = request.response();
     String token;
     try {
@@ -172,15 +177,15 @@ public final class HttpVerticle extends VerticleBase {
       TokenVerification verified = services.tokens().verify(token);
       if (!verified.valid()) {
         services.metrics().tokenRejected(verified.rejection());
-        answer(response, ab, badToken);
+        answer(response, ab, badToken, started);
         return;
       }
       services.cache().lookup(verified.claims().uid()).onComplete(ar -> answer(response, ab,
-          ar.succeeded() ? ar.result() : ProfileLookup.fallback(FallbackReason.ERROR)));
+          ar.succeeded() ? ar.result() : ProfileLookup.fallback(FallbackReason.ERROR), started));
     } catch (RuntimeException e) {
       // The email must still get an answer: defaults, never a 5xx.
       LOG.error("unexpected failure answering block {}; answering defaults", ab.block().name(), e);
-      answer(response, ab, ProfileLookup.fallback(FallbackReason.ERROR));
+      answer(response, ab, ProfileLookup.fallback(FallbackReason.ERROR), started);
     }
   }
 
@@ -215,7 +220,7 @@ public final class HttpVerticle extends VerticleBase {
     return raw;
   }
 
-  private void answer(HttpServerResponse response, AmpBlock ab, ProfileLookup lookup) {
+  private void answer(HttpServerResponse response, AmpBlock ab, ProfileLookup lookup, long started) {
     services.metrics().answered(ab.answers(), lookup.source(), lookup.reason());
     if (response.ended() || response.closed()) {
       return;
@@ -225,6 +230,7 @@ public final class HttpVerticle extends VerticleBase {
         .putHeader(NOSNIFF_HEADER, NOSNIFF)
         .putHeader(SOURCE_HEADER, SOURCE_VALUES[lookup.source().ordinal()])
         .end(ab.block().renderJson(lookup.profile()));
+    ampTimer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
   }
 
   private static void plain(HttpServerResponse response, int status, Buffer body) {

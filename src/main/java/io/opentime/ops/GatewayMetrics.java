@@ -1,10 +1,22 @@
 package io.opentime.ops;
 
+import com.github.benmanes.caffeine.cache.Cache;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.opentime.profile.ProfileStore;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.opentime.profile.FallbackReason;
 import io.opentime.profile.Source;
 import io.opentime.token.TokenRejection;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
@@ -20,12 +32,21 @@ public final class GatewayMetrics {
   public static final String FALLBACKS = "opentime.fallbacks";
   public static final String TOKENS_REJECTED = "opentime.tokens.rejected";
   public static final String CORS_REJECTED = "opentime.amp.cors.rejected";
+  public static final String REQUESTS = "opentime.http.requests";
+  public static final String BREAKER_STATE = "opentime.redis.breaker.state";
+  public static final String REDIS_CONNECTED = "opentime.redis.connected";
+  public static final String CACHE_NAME = "profiles";
+  /** Latency buckets every answer is counted in, so a dashboard can show the share answered within each. */
+  static final Duration[] SLO_BUCKETS = {Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(10),
+      Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100)};
 
   private final Map<String, Counter[]> answers = new HashMap<>(); // "route/block" -> by Source ordinal
   private final Counter[] fallbacks;
   private final Counter[] tokensRejected;
   private final Map<String, Counter> corsRejected = new HashMap<>();
+  private final Map<String, Timer> requests = new HashMap<>();
   private final MeterRegistry registry;
+  private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
 
   public GatewayMetrics(MeterRegistry registry, Set<String> routes, Set<String> blocks) {
     this.registry = registry;
@@ -40,6 +61,11 @@ public final class GatewayMetrics {
         }
         answers.put(route + "/" + block, bySource);
       }
+      requests.put(route, Timer.builder(REQUESTS)
+          .description("Time from request to answer written, by route")
+          .tag("route", route)
+          .serviceLevelObjectives(SLO_BUCKETS)
+          .register(registry));
       corsRejected.put(route, Counter.builder(CORS_REJECTED)
           .description("AMP requests refused (403) because no allowed sender was presented")
           .tag("route", route).register(registry));
@@ -77,6 +103,44 @@ public final class GatewayMetrics {
     if (reason != null) {
       fallbacks[reason.ordinal()].increment();
     }
+  }
+
+  /** The latency timer of a route; fetch once, keep. */
+  public Timer requestTimer(String route) {
+    Timer t = requests.get(route);
+    if (t == null) {
+      throw new IllegalArgumentException("no timer for route " + route);
+    }
+    return t;
+  }
+
+  /**
+   * Binds what is not a per-request meter: the profile cache's Caffeine statistics, the Redis breaker and
+   * connection state, and the JVM and process meters.
+   */
+  public void bind(Cache<?, ?> profiles, ProfileStore store) {
+    CaffeineCacheMetrics.monitor(registry, profiles, CACHE_NAME);
+    Gauge.builder(BREAKER_STATE, store, s -> switch (s.breakerState()) {
+          case CLOSED -> 0;
+          case HALF_OPEN -> 1;
+          case OPEN -> 2;
+        })
+        .description("Redis circuit breaker: 0 closed, 1 half-open (probing), 2 open (Redis not asked)")
+        .register(registry);
+    Gauge.builder(REDIS_CONNECTED, store, s -> s.connected() ? 1 : 0)
+        .description("1 while at least one event loop holds a Redis connection")
+        .register(registry);
+    new JvmMemoryMetrics().bindTo(registry);
+    gcMetrics.bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ClassLoaderMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new UptimeMetrics().bindTo(registry);
+  }
+
+  /** Stops the GC notification listener bound by {@link #bind}. */
+  public void close() {
+    gcMetrics.close();
   }
 
   public void tokenRejected(TokenRejection why) {

@@ -1,2 +1,2 @@
-/** Operations: metric names and meters (the management server that exposes them comes with its own issue). */
+/** Operations: every metric name and meter in one place, and the management server (metrics, health). */
 package io.opentime.ops;

@@ -1,6 +1,7 @@
 package io.opentime.support;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.opentime.Gateway;
 import io.opentime.Main;
 import io.opentime.config.GatewayConfig;
@@ -25,7 +26,7 @@ public final class RunningGateway implements AutoCloseable {
   public final Vertx vertx;
   public final GatewayConfig config;
   public final FakeTicker ticker = new FakeTicker();
-  public final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+  public final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   public final Gateway gateway;
   private final TokenCodec codec;
   private final Redis redis;
@@ -36,6 +37,10 @@ public final class RunningGateway implements AutoCloseable {
     this.gateway = Main.block(Gateway.start(vertx, config, registry, Clock.systemUTC(), ticker));
     this.codec = new TokenCodec(config.tokenKeys(), Clock.systemUTC());
     this.redis = Redis.createClient(vertx, config.redis().url());
+  }
+
+  public String management() {
+    return "http://127.0.0.1:" + gateway.managementPort();
   }
 
   public String base() {

@@ -41,6 +41,8 @@ public final class TestConfig {
     env.put("OPENTIME_REDIS_URL", redisUrl);
     env.put("OPENTIME_HTTP_HOST", "127.0.0.1");
     env.put("OPENTIME_HTTP_PORT", Integer.toString(freePort()));
+    env.put("OPENTIME_MANAGEMENT_HOST", "127.0.0.1");
+    env.put("OPENTIME_MANAGEMENT_PORT", "0");
     env.put("OPENTIME_TOKEN_KEYS", KEY_SPEC);
     env.put("OPENTIME_AMP_SENDERS", SENDER + "," + DOMAIN_SENDERS);
     env.putAll(extraEnv);
