@@ -80,7 +80,12 @@ public final class Gateway {
     return services;
   }
 
-  /** Stops the HTTP servers and closes their Redis connections. */
+  /** Starts the shutdown: readiness answers DRAINING while the servers keep serving. */
+  public void beginDrain() {
+    management.beginDrain();
+  }
+
+  /** Stops the HTTP servers (in-flight requests finish within the drain timeout) and closes their Redis links. */
   public Future<Void> stop() {
     return vertx.undeploy(deploymentId).eventually(() -> vertx.undeploy(managementId)).eventually(() -> {
       services.store().close();

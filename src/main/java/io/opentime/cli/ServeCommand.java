@@ -8,7 +8,9 @@ import io.opentime.Main;
 import io.opentime.config.AmpConfig;
 import io.opentime.config.ConfigException;
 import io.opentime.config.ConfigLoader;
+import io.opentime.config.Durations;
 import io.opentime.config.GatewayConfig;
+import io.opentime.config.HttpConfig;
 import io.opentime.config.RedisConfig;
 import io.opentime.demo.DemoData;
 import io.opentime.demo.EmbeddedRedis;
@@ -19,8 +21,10 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -97,8 +101,17 @@ public final class ServeCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * The shutdown sequence (SIGTERM, SIGINT): readiness says DRAINING, the servers keep serving for the shutdown
+   * delay, then stop accepting and finish in-flight requests within the drain timeout; then Vert.x and any demo
+   * Redis close. Runs on the shutdown-hook thread, never an event loop.
+   */
   public static void stop(Running running) {
-    LOG.info("Opentime stopping");
+    HttpConfig http = running.config().http();
+    LOG.info("Opentime stopping: draining for {} then up to {} for in-flight requests",
+        Durations.format(http.shutdownDelay()), Durations.format(http.drainTimeout()));
+    running.gateway().beginDrain();
+    pause(http.shutdownDelay());
     try {
       Main.block(running.gateway().stop());
     } catch (Exception e) {
@@ -107,6 +120,14 @@ public final class ServeCommand implements Callable<Integer> {
     Main.closeQuietly(running.vertx());
     if (running.redis() != null) {
       running.redis().close();
+    }
+  }
+
+  private static void pause(Duration d) {
+    try {
+      TimeUnit.MILLISECONDS.sleep(d.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

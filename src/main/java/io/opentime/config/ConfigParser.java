@@ -26,6 +26,8 @@ public final class ConfigParser {
     m.put("OPENTIME_HTTP_HOST", "http.host");
     m.put("OPENTIME_HTTP_PORT", "http.port");
     m.put("OPENTIME_HTTP_INSTANCES", "http.instances");
+    m.put("OPENTIME_SHUTDOWN_DELAY", "http.shutdown-delay");
+    m.put("OPENTIME_DRAIN_TIMEOUT", "http.drain-timeout");
     m.put("OPENTIME_MANAGEMENT_HOST", "management.host");
     m.put("OPENTIME_MANAGEMENT_PORT", "management.port");
     m.put("OPENTIME_REDIS_URL", "redis.url");
@@ -79,8 +81,11 @@ public final class ConfigParser {
     int port = n.integer("port", 8080, 0, 65535);
     int instances = n.integer("instances", 0, 0, 256);
     Duration idle = n.duration("idle-timeout", Duration.ofSeconds(30), Duration.ofSeconds(1), Duration.ofHours(1));
+    Duration delay = n.duration("shutdown-delay", Duration.ZERO, Duration.ZERO, Duration.ofMinutes(1));
+    Duration drain = n.duration("drain-timeout", Duration.ofSeconds(10), Duration.ZERO, Duration.ofSeconds(45));
     n.rejectUnknown();
-    return new HttpConfig(host, port, instances == 0 ? Runtime.getRuntime().availableProcessors() : instances, idle);
+    return new HttpConfig(host, port, instances == 0 ? Runtime.getRuntime().availableProcessors() : instances, idle,
+        delay, drain);
   }
 
   private static ManagementConfig management(ConfigNode n) {

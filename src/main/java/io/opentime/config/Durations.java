@@ -31,6 +31,9 @@ public final class Durations {
   /** The shortest exact spelling, for messages and docs. */
   public static String format(Duration d) {
     long ms = d.toMillis();
+    if (ms == 0) {
+      return "0s";
+    }
     if (ms % 86_400_000 == 0 && ms > 0) {
       return ms / 86_400_000 + "d";
     }

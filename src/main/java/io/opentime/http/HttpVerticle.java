@@ -111,7 +111,9 @@ public final class HttpVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     services.store().unregister(link);
-    Future<Void> closing = server == null ? Future.succeededFuture() : server.close();
+    // Graceful: stop accepting, let in-flight requests finish (each connection closes after its answer).
+    long drainMs = services.config().http().drainTimeout().toMillis();
+    Future<Void> closing = server == null ? Future.succeededFuture() : server.shutdown(drainMs, TimeUnit.MILLISECONDS);
     return closing.eventually(() -> link.close());
   }
 

@@ -18,7 +18,8 @@ import java.util.Locale;
  * The management server, on its own port: {@code GET /metrics} (Prometheus text format), {@code GET /health/live}
  * and {@code GET /health/ready}.
  *
- * <p>Readiness answers 200 as long as the gateway can answer emails, which it can without Redis (from the cache and
+ * <p>Readiness answers 503 once shutdown has begun (DRAINING). Otherwise it answers 200 as long as the gateway can
+ * answer emails, which it can without Redis (from the cache and
  * defaults): taking every instance out of the load balancer because their shared Redis is down would turn a degraded
  * answer into no answer. The body says {@code UP} or {@code DEGRADED} and why, for dashboards and alerts.
  */
@@ -30,6 +31,7 @@ public final class ManagementVerticle extends VerticleBase {
   private final GatewayMetrics metrics;
   private final ProfileStore store;
   private HttpServer server;
+  private volatile boolean draining;
 
   public ManagementVerticle(ManagementConfig config, GatewayMetrics metrics, ProfileStore store) {
     this.config = config;
@@ -55,6 +57,11 @@ public final class ManagementVerticle extends VerticleBase {
     return server == null ? Future.succeededFuture() : server.close();
   }
 
+  /** From now on readiness answers 503 DRAINING, so load balancers stop sending new requests. */
+  public void beginDrain() {
+    draining = true;
+  }
+
   /** The port actually bound (differs from the configured one when that is 0). */
   public int actualPort() {
     return server == null ? -1 : server.actualPort();
@@ -72,6 +79,11 @@ public final class ManagementVerticle extends VerticleBase {
   }
 
   private void ready(RoutingContext ctx) {
+    if (draining) {
+      ctx.response().setStatusCode(503);
+      json(ctx, new JsonObject().put("status", "DRAINING"));
+      return;
+    }
     CircuitBreakerState breaker = store.breakerState();
     boolean connected = store.connected();
     boolean healthy = connected && breaker == CircuitBreakerState.CLOSED;

@@ -130,7 +130,7 @@ class ConfigParserTest {
     assertThatThrownBy(() -> ConfigParser.parse(yaml("cache.expire-after", "1s"), Map.of()))
         .hasMessageContaining("cache.expire-after: must be longer than cache.refresh-after (5s)");
     assertThatThrownBy(() -> ConfigParser.parse(yaml("redis.deadline", "0ms"), Map.of()))
-        .hasMessageContaining("redis.deadline: must be between 1ms and 10s (got 0ms)");
+        .hasMessageContaining("redis.deadline: must be between 1ms and 10s (got 0s)");
     assertThatThrownBy(() -> ConfigParser.parse(yaml("redis.breaker.failures", 0), Map.of()))
         .hasMessageContaining("redis.breaker.failures: must be between 1 and 10000");
     assertThatThrownBy(() -> ConfigParser.parse(yaml("http", "8080"), Map.of()))

@@ -1,0 +1,113 @@
+package io.opentime.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.opentime.demo.EmbeddedRedis;
+import io.opentime.support.Http;
+import io.opentime.support.TestConfig;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * SIGTERM to a real gateway process: readiness turns DRAINING while it still serves, then it stops accepting and
+ * every request already accepted gets its answer before the process exits.
+ */
+class ShutdownTest {
+
+  @TempDir
+  Path dir;
+
+  @Test
+  @DisplayName("SIGTERM mid-load: DRAINING, then no new connections, and every accepted request answered")
+  void sigtermDrains() throws Exception {
+    try (EmbeddedRedis redis = EmbeddedRedis.start(0)) {
+      int port = TestConfig.freePort();
+      int mgmt = TestConfig.freePort();
+      ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "-cp", System.getProperty("java.class.path"), "io.opentime.Main", "serve", "-c", "conf/application.yaml")
+          .redirectErrorStream(true)
+          .redirectOutput(dir.resolve("gateway.log").toFile());
+      pb.environment().put("OPENTIME_HTTP_HOST", "127.0.0.1");
+      pb.environment().put("OPENTIME_HTTP_PORT", Integer.toString(port));
+      pb.environment().put("OPENTIME_MANAGEMENT_PORT", Integer.toString(mgmt));
+      pb.environment().put("OPENTIME_REDIS_URL", redis.url());
+      pb.environment().put("OPENTIME_REDIS_DEADLINE", "3s");
+      pb.environment().put("OPENTIME_TOKEN_KEYS", TestConfig.KEY_SPEC);
+      pb.environment().put("OPENTIME_AMP_SENDERS", TestConfig.SENDER);
+      pb.environment().put("OPENTIME_SHUTDOWN_DELAY", "1s");
+      Process gateway = pb.start();
+      try {
+        awaitStatus("http://127.0.0.1:" + mgmt + "/health/ready", 200, Duration.ofSeconds(30));
+        var codec = new io.opentime.token.TokenCodec(io.opentime.token.TokenKeys.parse(TestConfig.KEY_SPEC),
+            java.time.Clock.systemUTC());
+        long exp = java.time.Instant.now().getEpochSecond() + 3600;
+
+        // Requests that will still be in flight at SIGTERM: Redis is frozen, so each waits for its 3 s deadline.
+        redis.pause();
+        List<CompletableFuture<String>> inFlight = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+          String token = codec.mint(new io.opentime.token.TokenClaims("slow-" + i, null, exp));
+          inFlight.add(CompletableFuture.supplyAsync(() -> Http.raw(port, "GET /v1/amp/greeting?t=" + token
+              + " HTTP/1.1", "AMP-Email-Sender: " + TestConfig.SENDER)));
+        }
+        TimeUnit.MILLISECONDS.sleep(500); // let them reach the gateway
+        gateway.destroy(); // SIGTERM
+
+        awaitStatus("http://127.0.0.1:" + mgmt + "/health/ready", 503, Duration.ofSeconds(5));
+        String duringDelay = Http.raw(port, "GET /v1/amp/greeting?t=x HTTP/1.1", "AMP-Email-Sender: " + TestConfig.SENDER);
+        assertThat(duringDelay).as("still serving while draining").startsWith("HTTP/1.1 200");
+
+        long refusedBy = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        boolean refused = false;
+        while (!refused && System.nanoTime() < refusedBy) {
+          try {
+            Http.raw(port, "GET /v1/amp/greeting?t=x HTTP/1.1", "AMP-Email-Sender: " + TestConfig.SENDER);
+            TimeUnit.MILLISECONDS.sleep(50);
+          } catch (java.io.UncheckedIOException e) {
+            refused = e.getCause() instanceof ConnectException;
+          }
+        }
+        assertThat(refused).as("new connections refused after the shutdown delay").isTrue();
+
+        for (CompletableFuture<String> f : inFlight) {
+          String answer = f.get(20, TimeUnit.SECONDS);
+          assertThat(answer).startsWith("HTTP/1.1 200").contains("X-Opentime-Source: default")
+              .contains("{\"items\":[{\"first_name\":\"there\",\"loyalty_tier\":\"member\"}]}");
+        }
+        assertThat(gateway.waitFor(20, TimeUnit.SECONDS)).as("process exited").isTrue();
+        String log = Files.readString(dir.resolve("gateway.log"));
+        assertThat(log).contains("Opentime stopping").doesNotContain(TestConfig.KEY_SPEC.substring(3));
+      } finally {
+        redis.resume();
+        gateway.destroyForcibly();
+      }
+    }
+  }
+
+  static void awaitStatus(String url, int status, Duration max) throws InterruptedException {
+    long deadline = System.nanoTime() + max.toNanos();
+    int last = -1;
+    while (System.nanoTime() < deadline) {
+      try {
+        last = Http.get(url).statusCode();
+        if (last == status) {
+          return;
+        }
+      } catch (RuntimeException notYet) {
+        // not listening yet
+      }
+      TimeUnit.MILLISECONDS.sleep(50);
+    }
+    throw new AssertionError(url + " never answered " + status + " (last " + last + ")");
+  }
+}
