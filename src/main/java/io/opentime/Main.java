@@ -40,11 +40,22 @@ public final class Main implements Runnable {
   }
 
   public static void main(String[] args) {
+    useTextLogsForDemo(args);
     int code = run(args, new PrintWriter(new BufferedWriter(new OutputStreamWriter(
         new FileOutputStream(FileDescriptor.out), StandardCharsets.UTF_8), 1 << 16), false),
         new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true));
     if (code != KEEP_RUNNING) {
       System.exit(code);
+    }
+  }
+
+  /**
+   * Logs are JSON lines in production and readable lines in the demo. Decided before the first logger exists;
+   * an explicit -Dlogback.configurationFile wins.
+   */
+  private static void useTextLogsForDemo(String[] args) {
+    if (System.getProperty("logback.configurationFile") == null && java.util.Arrays.asList(args).contains("--demo")) {
+      System.setProperty("logback.configurationFile", "logback-text.xml");
     }
   }
 

@@ -67,6 +67,21 @@ final class ConfigNode {
     return v.toString().trim();
   }
 
+  boolean bool(String key, boolean def) {
+    Object v = raw(key);
+    if (v == null) {
+      return def;
+    }
+    if (v instanceof Boolean b) {
+      return b;
+    }
+    return switch (v.toString().trim().toLowerCase(java.util.Locale.ROOT)) {
+      case "true", "yes", "on", "1" -> true;
+      case "false", "no", "off", "0" -> false;
+      default -> throw error(key, "must be true or false (got '" + v + "')");
+    };
+  }
+
   int integer(String key, int def, int min, int max) {
     return (int) longValue(key, def, min, max);
   }

@@ -28,6 +28,7 @@ public final class ConfigParser {
     m.put("OPENTIME_HTTP_INSTANCES", "http.instances");
     m.put("OPENTIME_SHUTDOWN_DELAY", "http.shutdown-delay");
     m.put("OPENTIME_DRAIN_TIMEOUT", "http.drain-timeout");
+    m.put("OPENTIME_ACCESS_LOG", "http.access-log");
     m.put("OPENTIME_MANAGEMENT_HOST", "management.host");
     m.put("OPENTIME_MANAGEMENT_PORT", "management.port");
     m.put("OPENTIME_REDIS_URL", "redis.url");
@@ -83,9 +84,10 @@ public final class ConfigParser {
     Duration idle = n.duration("idle-timeout", Duration.ofSeconds(30), Duration.ofSeconds(1), Duration.ofHours(1));
     Duration delay = n.duration("shutdown-delay", Duration.ZERO, Duration.ZERO, Duration.ofMinutes(1));
     Duration drain = n.duration("drain-timeout", Duration.ofSeconds(10), Duration.ZERO, Duration.ofSeconds(45));
+    boolean accessLog = n.bool("access-log", false);
     n.rejectUnknown();
     return new HttpConfig(host, port, instances == 0 ? Runtime.getRuntime().availableProcessors() : instances, idle,
-        delay, drain);
+        delay, drain, accessLog);
   }
 
   private static ManagementConfig management(ConfigNode n) {

@@ -40,6 +40,7 @@ import org.slf4j.LoggerFactory;
 public final class HttpVerticle extends VerticleBase {
 
   private static final Logger LOG = LoggerFactory.getLogger(HttpVerticle.class);
+  private static final Logger ACCESS = LoggerFactory.getLogger("opentime.access");
   public static final String AMP_ROUTE = "amp";
   private static final String AMP_PREFIX = "/v1/amp/";
   private static final AtomicInteger LINK_IDS = new AtomicInteger();
@@ -75,10 +76,12 @@ public final class HttpVerticle extends VerticleBase {
   }
 
   private final Timer ampTimer;
+  private final boolean accessLog;
 
   public HttpVerticle(GatewayServices services) {
     this.services = services;
     this.ampTimer = services.metrics().requestTimer(AMP_ROUTE);
+    this.accessLog = services.config().http().accessLog();
     services.blocks().all().forEach((name, block) ->
         ampBlocks.put(name, new AmpBlock(block, services.metrics().answerCounters(AMP_ROUTE, name))));
   }
@@ -232,12 +235,20 @@ public final class HttpVerticle extends VerticleBase {
         .putHeader(NOSNIFF_HEADER, NOSNIFF)
         .putHeader(SOURCE_HEADER, SOURCE_VALUES[lookup.source().ordinal()])
         .end(ab.block().renderJson(lookup.profile()));
-    ampTimer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+    long nanos = System.nanoTime() - started;
+    ampTimer.record(nanos, TimeUnit.NANOSECONDS);
+    if (accessLog) {
+      ACCESS.info("route={} block={} status=200 source={} reason={} micros={}", AMP_ROUTE, ab.block().name(),
+          lookup.source().tag(), lookup.reason() == null ? "-" : lookup.reason().tag(), nanos / 1000);
+    }
   }
 
-  private static void plain(HttpServerResponse response, int status, Buffer body) {
+  private void plain(HttpServerResponse response, int status, Buffer body) {
     if (response.ended() || response.closed()) {
       return;
+    }
+    if (accessLog) {
+      ACCESS.info("status={}", status);
     }
     response.setStatusCode(status)
         .putHeader(HttpHeaders.CONTENT_TYPE, JSON)

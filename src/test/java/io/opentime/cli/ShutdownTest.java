@@ -34,6 +34,7 @@ class ShutdownTest {
       int port = TestConfig.freePort();
       int mgmt = TestConfig.freePort();
       ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "-Dlogback.configurationFile=logback.xml", // production logging, not the tests' text format
           "-cp", System.getProperty("java.class.path"), "io.opentime.Main", "serve", "-c", "conf/application.yaml")
           .redirectErrorStream(true)
           .redirectOutput(dir.resolve("gateway.log").toFile());
@@ -45,6 +46,7 @@ class ShutdownTest {
       pb.environment().put("OPENTIME_TOKEN_KEYS", TestConfig.KEY_SPEC);
       pb.environment().put("OPENTIME_AMP_SENDERS", TestConfig.SENDER);
       pb.environment().put("OPENTIME_SHUTDOWN_DELAY", "1s");
+      pb.environment().put("OPENTIME_ACCESS_LOG", "true");
       Process gateway = pb.start();
       try {
         awaitStatus("http://127.0.0.1:" + mgmt + "/health/ready", 200, Duration.ofSeconds(30));
@@ -85,8 +87,15 @@ class ShutdownTest {
               .contains("{\"items\":[{\"first_name\":\"there\",\"loyalty_tier\":\"member\"}]}");
         }
         assertThat(gateway.waitFor(20, TimeUnit.SECONDS)).as("process exited").isTrue();
-        String log = Files.readString(dir.resolve("gateway.log"));
-        assertThat(log).contains("Opentime stopping").doesNotContain(TestConfig.KEY_SPEC.substring(3));
+        List<String> lines = Files.readAllLines(dir.resolve("gateway.log"));
+        assertThat(lines).anySatisfy(l -> assertThat(l).contains("Opentime stopping"));
+        assertThat(lines).anySatisfy(l -> assertThat(l).contains("opentime.access").contains("source=default"));
+        for (String line : lines) {
+          assertThat(new io.vertx.core.json.JsonObject(line).getString("level")).as(line).isNotNull(); // JSON lines
+          assertThat(line).as("no secret, token or reader id in the logs")
+              .doesNotContain(TestConfig.KEY_SPEC.substring(3)).doesNotContain("v1.t1.").doesNotContain("slow-")
+              .doesNotContain("t=");
+        }
       } finally {
         redis.resume();
         gateway.destroyForcibly();
