@@ -56,14 +56,15 @@ public final class Gateway {
     GatewayServices services;
     try {
       BlockRegistry blocks = new BlockRegistry(config.blocks());
-      ProfileStore store = new ProfileStore(vertx, config.redis(), blocks.schema(), ticker);
+      GatewayMetrics metrics = new GatewayMetrics(registry, Set.of(HttpVerticle.AMP_ROUTE), config.blocks().keySet());
+      ProfileStore store = new ProfileStore(vertx, config.redis(), blocks.schema(), ticker, metrics);
       services = new GatewayServices(config,
           new VerifiedTokens(new TokenCodec(config.tokenKeys(), clock), VERIFIED_TOKENS),
           new AmpCors(config.amp()),
           blocks,
           store,
-          new ProfileCache(config.cache(), store, ticker),
-          new GatewayMetrics(registry, Set.of(HttpVerticle.AMP_ROUTE), config.blocks().keySet()));
+          new ProfileCache(config.cache(), store, ticker, metrics),
+          metrics);
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }

@@ -11,6 +11,7 @@ import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.opentime.profile.ProfileMeters;
 import io.opentime.profile.ProfileStore;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.opentime.profile.FallbackReason;
@@ -20,13 +21,14 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Every metric name and tag in one place. Meters are created up front for the known routes, blocks, sources and
  * reasons, so the request path only indexes arrays: no registry lookup, no tag built from request data (never a
  * uid or a raw path).
  */
-public final class GatewayMetrics {
+public final class GatewayMetrics implements ProfileMeters {
 
   public static final String ANSWERS = "opentime.answers";
   public static final String FALLBACKS = "opentime.fallbacks";
@@ -36,6 +38,8 @@ public final class GatewayMetrics {
   public static final String BREAKER_STATE = "opentime.redis.breaker.state";
   public static final String REDIS_CONNECTED = "opentime.redis.connected";
   public static final String CACHE_NAME = "profiles";
+  public static final String REDIS_READS = "opentime.redis.reads";
+  public static final String COALESCED = "opentime.cache.coalesced";
   /** Latency buckets every answer is counted in, so a dashboard can show the share answered within each. */
   static final Duration[] SLO_BUCKETS = {Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(10),
       Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100)};
@@ -45,6 +49,8 @@ public final class GatewayMetrics {
   private final Counter[] tokensRejected;
   private final Map<String, Counter> corsRejected = new HashMap<>();
   private final Map<String, Timer> requests = new HashMap<>();
+  private final Timer[] redisReads; // index 0: ok, then by FallbackReason ordinal + 1
+  private final Counter coalesced;
   private final MeterRegistry registry;
   private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
 
@@ -70,6 +76,14 @@ public final class GatewayMetrics {
           .description("AMP requests refused (403) because no allowed sender was presented")
           .tag("route", route).register(registry));
     }
+    redisReads = new Timer[FallbackReason.values().length + 1];
+    redisReads[0] = redisTimer(registry, "ok");
+    for (FallbackReason r : FallbackReason.values()) {
+      redisReads[r.ordinal() + 1] = redisTimer(registry, r.tag());
+    }
+    coalesced = Counter.builder(COALESCED)
+        .description("Opens that joined a Redis read already in flight for the same reader")
+        .register(registry);
     fallbacks = new Counter[FallbackReason.values().length];
     for (FallbackReason r : FallbackReason.values()) {
       fallbacks[r.ordinal()] = Counter.builder(FALLBACKS)
@@ -103,6 +117,25 @@ public final class GatewayMetrics {
     if (reason != null) {
       fallbacks[reason.ordinal()].increment();
     }
+  }
+
+  private static Timer redisTimer(MeterRegistry registry, String outcome) {
+    return Timer.builder(REDIS_READS)
+        .description("Profile reads from Redis (HMGET), by outcome: ok, timeout, error, breaker_open, not_connected")
+        .tag("command", "hmget")
+        .tag("outcome", outcome)
+        .serviceLevelObjectives(SLO_BUCKETS)
+        .register(registry);
+  }
+
+  @Override
+  public void redisRead(long nanos, FallbackReason failure) {
+    redisReads[failure == null ? 0 : failure.ordinal() + 1].record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  @Override
+  public void coalesced() {
+    coalesced.increment();
   }
 
   /** The latency timer of a route; fetch once, keep. */

@@ -31,9 +31,11 @@ public final class ProfileCache {
   private final AsyncLoadingCache<String, Profile> cache;
   private final Ticker ticker;
   private final long refreshAfterNanos;
+  private final ProfileMeters meters;
 
-  public ProfileCache(CacheConfig config, ProfileStore store, Ticker ticker) {
+  public ProfileCache(CacheConfig config, ProfileStore store, Ticker ticker, ProfileMeters meters) {
     this.ticker = ticker;
+    this.meters = meters;
     this.refreshAfterNanos = config.refreshAfter().toNanos();
     this.cache = Caffeine.newBuilder()
         .maximumSize(config.maxEntries())
@@ -55,6 +57,9 @@ public final class ProfileCache {
       Profile p = present.join();
       Source s = ticker.read() - p.loadedAtNanos() >= refreshAfterNanos ? Source.STALE : Source.CACHE;
       return Future.succeededFuture(new ProfileLookup(p, s, null));
+    }
+    if (present != null && !present.isDone()) {
+      meters.coalesced();
     }
     CompletableFuture<Profile> load = present != null ? present : cache.get(uid);
     if (load.isDone()) {

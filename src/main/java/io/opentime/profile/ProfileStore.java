@@ -39,8 +39,10 @@ public final class ProfileStore {
   private final CircuitBreaker breaker;
   private final List<RedisLink> links = new CopyOnWriteArrayList<>();
   private final AtomicBoolean breakerOpen = new AtomicBoolean();
+  private final ProfileMeters meters;
 
-  public ProfileStore(Vertx vertx, RedisConfig config, ProfileSchema schema, Ticker ticker) {
+  public ProfileStore(Vertx vertx, RedisConfig config, ProfileSchema schema, Ticker ticker, ProfileMeters meters) {
+    this.meters = meters;
     this.config = config;
     this.schema = schema;
     this.ticker = ticker;
@@ -121,8 +123,14 @@ public final class ProfileStore {
   }
 
   private Future<Profile> fetchOn(RedisLink link, String uid) {
+    long started = System.nanoTime();
     return breaker.<Profile>execute(() -> link.send(hmget(uid)).map(this::toProfile).recover(this::wrongTypeAsEmpty))
-        .recover(err -> Future.failedFuture(classify(err)));
+        .onSuccess(p -> meters.redisRead(System.nanoTime() - started, null))
+        .recover(err -> {
+          RedisUnavailableException failure = classify(err);
+          meters.redisRead(System.nanoTime() - started, failure.reason());
+          return Future.failedFuture(failure);
+        });
   }
 
   /**

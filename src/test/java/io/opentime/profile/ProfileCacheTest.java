@@ -78,6 +78,7 @@ class ProfileCacheTest {
     });
     List<ProfileLookup> results = Main.block(done.future());
     assertThat(results.get(0).source()).isEqualTo(Source.REDIS);
+    assertThat(gw.counter(io.opentime.ops.GatewayMetrics.COALESCED)).isGreaterThanOrEqualTo(1);
     assertThat(results).hasSize(100).allSatisfy(l -> {
       assertThat(l.source()).isIn(Source.REDIS, Source.CACHE);
       assertThat(l.profile().value(gw.gateway.services().blocks().schema().indexOf("first_name"))).isEqualTo("Ada");
