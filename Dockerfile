@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build: Maven builds the fat jar, a slim JRE runs it as a non-root user.
-# docker build -t opentime . && docker run -p 8080:8080 -e OPENTIME_TOKEN_KEYS=... -e OPENTIME_AMP_SENDERS=... \
+# docker build -t opentime .
+# docker run -p 8080:8080 -p 127.0.0.1:9091:9091 -e OPENTIME_TOKEN_KEYS=... -e OPENTIME_AMP_SENDERS=... \
 #   -e OPENTIME_REDIS_URL=redis://redis:6379 opentime
 
 FROM maven:3.9-eclipse-temurin-17 AS build
@@ -17,7 +18,11 @@ WORKDIR /app
 COPY --from=build /src/target/opentime-gateway.jar /app/opentime-gateway.jar
 COPY conf /app/conf
 USER opentime
-EXPOSE 8080
+# 8080: public; 9091: management (metrics, health), not to be exposed to the internet
+EXPOSE 8080 9091
+# Liveness on the management port, with nothing but bash (no curl in the JRE image).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${OPENTIME_MANAGEMENT_PORT:-9091} && printf 'GET /health/live HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
 # Size the heap from the container's memory limit, not the host's.
 ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=70 -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError"
 ENTRYPOINT ["java", "-jar", "/app/opentime-gateway.jar"]
