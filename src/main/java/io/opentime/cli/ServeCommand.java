@@ -64,7 +64,8 @@ public final class ServeCommand implements Callable<Integer> {
 
   /** Starts everything; on failure releases what was started and rethrows. */
   public Running start() throws Exception {
-    Vertx vertx = Main.newVertx();
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    Vertx vertx = Main.newVertx(registry);
     EmbeddedRedis redis = null;
     try {
       GatewayConfig cfg = Main.block(ConfigLoader.load(vertx, config));
@@ -80,7 +81,6 @@ public final class ServeCommand implements Callable<Integer> {
       } else {
         requireProductionSettings(cfg);
       }
-      PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       Gateway gateway = Main.block(Gateway.start(vertx, cfg, registry, Clock.systemUTC(), Ticker.systemTicker()));
       LOG.info("Opentime listening on {}:{} ({} HTTP instances), management on {}:{}, Redis {}, config {}",
           cfg.http().host(), cfg.http().port(), cfg.http().instances(), cfg.management().host(),

@@ -10,6 +10,8 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonObject;
+import io.vertx.ext.healthchecks.HealthChecks;
+import io.vertx.ext.healthchecks.Status;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import java.util.Locale;
@@ -32,6 +34,8 @@ public final class ManagementVerticle extends VerticleBase {
   private final ProfileStore store;
   private HttpServer server;
   private volatile boolean draining;
+  private HealthChecks liveness;
+  private HealthChecks readiness;
 
   public ManagementVerticle(ManagementConfig config, GatewayMetrics metrics, ProfileStore store) {
     this.config = config;
@@ -41,9 +45,14 @@ public final class ManagementVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    // Liveness: an event loop answers. Readiness: not draining; Redis reported, but not required (see above).
+    liveness = HealthChecks.create(vertx).register("event-loop", p -> p.complete(Status.OK()));
+    readiness = HealthChecks.create(vertx)
+        .register("lifecycle", p -> p.complete(draining ? Status.KO(new JsonObject().put("draining", true)) : Status.OK()))
+        .register("redis", p -> p.complete(Status.OK(redisState())));
     Router router = Router.router(vertx);
     router.get("/metrics").handler(this::metrics);
-    router.get("/health/live").handler(ctx -> json(ctx, new JsonObject().put("status", "UP")));
+    router.get("/health/live").handler(this::live);
     router.get("/health/ready").handler(this::ready);
     return vertx.createHttpServer(new HttpServerOptions().setHost(config.host()).setPort(config.port())
             .setIdleTimeout(60))
@@ -78,21 +87,35 @@ public final class ManagementVerticle extends VerticleBase {
         .onFailure(ctx::fail);
   }
 
+  private void live(RoutingContext ctx) {
+    liveness.checkStatus().onComplete(ar -> {
+      boolean up = ar.succeeded() && Boolean.TRUE.equals(ar.result().getUp());
+      ctx.response().setStatusCode(up ? 200 : 503);
+      json(ctx, new JsonObject().put("status", up ? "UP" : "DOWN"));
+    });
+  }
+
   private void ready(RoutingContext ctx) {
-    if (draining) {
-      ctx.response().setStatusCode(503);
-      json(ctx, new JsonObject().put("status", "DRAINING"));
-      return;
-    }
+    readiness.checkStatus().onComplete(ar -> {
+      if (ar.failed() || !Boolean.TRUE.equals(ar.result().getUp())) {
+        ctx.response().setStatusCode(503);
+        json(ctx, new JsonObject().put("status", "DRAINING"));
+        return;
+      }
+      JsonObject redis = redisState();
+      boolean healthy = redis.getBoolean("connected") && "closed".equals(redis.getString("breaker"));
+      json(ctx, new JsonObject()
+          .put("status", healthy ? "UP" : "DEGRADED")
+          .put("redis", redis)
+          .put("serving", healthy ? "profiles" : "cached profiles and defaults"));
+    });
+  }
+
+  private JsonObject redisState() {
     CircuitBreakerState breaker = store.breakerState();
-    boolean connected = store.connected();
-    boolean healthy = connected && breaker == CircuitBreakerState.CLOSED;
-    json(ctx, new JsonObject()
-        .put("status", healthy ? "UP" : "DEGRADED")
-        .put("redis", new JsonObject()
-            .put("connected", connected)
-            .put("breaker", breaker.name().toLowerCase(Locale.ROOT)))
-        .put("serving", healthy ? "profiles" : "cached profiles and defaults"));
+    return new JsonObject()
+        .put("connected", store.connected())
+        .put("breaker", breaker.name().toLowerCase(Locale.ROOT));
   }
 
   private static void json(RoutingContext ctx, JsonObject body) {

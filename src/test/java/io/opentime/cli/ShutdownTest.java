@@ -50,6 +50,9 @@ class ShutdownTest {
       Process gateway = pb.start();
       try {
         awaitStatus("http://127.0.0.1:" + mgmt + "/health/ready", 200, Duration.ofSeconds(30));
+        String metrics = Http.get("http://127.0.0.1:" + mgmt + "/metrics").body();
+        assertThat(metrics).as("gateway and Vert.x meters in one registry").contains("opentime_answers_total")
+            .contains("vertx_net_client_active_connections").contains("jvm_memory_used_bytes");
         var codec = new io.opentime.token.TokenCodec(io.opentime.token.TokenKeys.parse(TestConfig.KEY_SPEC),
             java.time.Clock.systemUTC());
         long exp = java.time.Instant.now().getEpochSecond() + 3600;
