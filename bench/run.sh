@@ -558,9 +558,11 @@ echo "  RSS after the cold scenario: gateway #$GW_N $COLD_RSS"
 echo
 echo "== gateway logs (WARN/ERROR lines)"
 for log in "$RUN_DIR"/gateway-*.log; do
-  n=$(grep -cE ' (WARN|ERROR) ' "$log" || true)
+  # text lines (" WARN ") or the JSON lines the gateway writes in production ("level":"WARN")
+  pattern=' (WARN|ERROR) |"level":"(WARN|ERROR)"'
+  n=$(grep -cE "$pattern" "$log" || true)
   echo "  ${log#"$ROOT"/}: $n"
-  grep -E ' (WARN|ERROR) ' "$log" | head -n 5 | sed 's/^/    /' || true
+  grep -E "$pattern" "$log" | head -n 5 | sed 's/^/    /' || true
 done
 
 echo

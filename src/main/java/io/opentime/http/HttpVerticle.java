@@ -88,8 +88,9 @@ public final class HttpVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    link = new RedisLink(vertx, services.store().redisOptions(), services.config().redis().reconnectMaxDelay(),
-        "#" + LINK_IDS.incrementAndGet());
+    int linkId = LINK_IDS.incrementAndGet();
+    link = new RedisLink(vertx, services.store().redisOptions("profiles-" + linkId),
+        services.config().redis().reconnectMaxDelay(), "#" + linkId);
     services.store().register(link);
     HttpConfig http = services.config().http();
     HttpServerOptions options = new HttpServerOptions()

@@ -66,10 +66,14 @@ public final class ProfileStore {
     });
   }
 
-  /** Options for a command connection: RESP2 (no push messages can interleave with replies), short connect. */
-  public RedisOptions redisOptions() {
+  /**
+   * Options for a command connection: RESP2 (no push messages can interleave with replies), short connect. The
+   * metrics name tells the connections apart in Vert.x's Redis meters ({@code namespace} tag).
+   */
+  public RedisOptions redisOptions(String metricsName) {
     RedisOptions options = new RedisOptions()
         .setConnectionString(config.url())
+        .setMetricsName(metricsName)
         .setPreferredProtocolVersion(ProtocolVersion.RESP2);
     options.getNetClientOptions().setConnectTimeout((int) config.connectTimeout().toMillis()).setTcpNoDelay(true);
     return options;
