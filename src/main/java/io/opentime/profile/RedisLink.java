@@ -90,8 +90,8 @@ public final class RedisLink {
             LOG.info("Redis connection {} re-established", name);
             reportedDown = false;
           }
-          c.exceptionHandler(err -> dropped(c, err.getMessage()));
-          c.endHandler(v -> dropped(c, "connection closed"));
+          c.exceptionHandler(err -> dropped(c, err.getMessage(), true));
+          c.endHandler(v -> dropped(c, "connection closed", false));
         })
         .onFailure(err -> {
           connecting = false;
@@ -103,12 +103,14 @@ public final class RedisLink {
         });
   }
 
-  private void dropped(RedisConnection c, String why) {
+  private void dropped(RedisConnection c, String why, boolean stillOpen) {
     if (connection != c) {
       return;
     }
     connection = null;
-    c.close();
+    if (stillOpen) {
+      c.close(); // an ended connection is already closed; closing it again trips the client's own checks
+    }
     if (!closed) {
       if (!reportedDown) {
         LOG.warn("Redis connection {} lost ({}); reconnecting", name, why);
