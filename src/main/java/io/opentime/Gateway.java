@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.opentime.config.GatewayConfig;
 import io.opentime.content.BlockRegistry;
+import io.opentime.content.FragmentTemplates;
 import io.opentime.http.AmpCors;
 import io.opentime.http.HttpVerticle;
 import io.opentime.ops.GatewayMetrics;
@@ -48,7 +49,8 @@ public final class Gateway {
   }
 
   /**
-   * Builds the services and deploys the HTTP verticles. Fails if the port cannot be bound; does not fail when Redis
+   * Builds the services (reading and compiling the fragment templates: call it from a main or test thread, not an
+   * event loop) and deploys the HTTP verticles. Fails if the port cannot be bound; does not fail when Redis
    * is unreachable (the gateway then serves defaults and reconnects by itself).
    */
   public static Future<Gateway> start(Vertx vertx, GatewayConfig config, MeterRegistry registry, Clock clock,
@@ -56,12 +58,15 @@ public final class Gateway {
     GatewayServices services;
     try {
       BlockRegistry blocks = new BlockRegistry(config.blocks());
-      GatewayMetrics metrics = new GatewayMetrics(registry, Set.of(HttpVerticle.AMP_ROUTE), config.blocks().keySet());
+      FragmentTemplates fragments = FragmentTemplates.load(config.blocks(), config.templatesDir());
+      GatewayMetrics metrics = new GatewayMetrics(registry, Set.of(HttpVerticle.AMP_ROUTE, HttpVerticle.FRAGMENT_ROUTE),
+          config.blocks().keySet());
       ProfileStore store = new ProfileStore(vertx, config.redis(), blocks.schema(), ticker, metrics);
       services = new GatewayServices(config,
           new VerifiedTokens(new TokenCodec(config.tokenKeys(), clock), VERIFIED_TOKENS),
           new AmpCors(config.amp()),
           blocks,
+          fragments,
           store,
           new ProfileCache(config.cache(), store, ticker, metrics),
           metrics);

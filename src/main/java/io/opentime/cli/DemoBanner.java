@@ -49,6 +49,9 @@ final class DemoBanner {
     out.println("curl -si -H 'Origin: " + cfg.amp().origins().get(0) + "' '" + base + ada
         + "&__amp_source_origin=" + URLEncoder.encode(sender, StandardCharsets.UTF_8) + "'");
     out.println();
+    out.println("# the same reader as an HTML fragment (ESP connected content, web views): no AMP sender needed");
+    out.println("curl -si '" + base.replace("/v1/amp/", "/v1/fragment/") + ada + "'");
+    out.println();
     out.println("# a forged token: the block defaults, never anyone's data");
     out.println("curl -si" + senderHeader + " '" + base + forge(ada) + "'");
     out.println();

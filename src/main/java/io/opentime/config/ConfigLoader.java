@@ -68,7 +68,9 @@ public final class ConfigLoader {
               env.put(var, v.toString());
             }
           }
-          return ConfigParser.parse(file, env);
+          Path source = explicit != null ? explicit : Path.of(DEFAULT_PATH);
+          Path templates = Files.isRegularFile(source) ? source.toAbsolutePath().getParent().resolve("templates") : null;
+          return ConfigParser.parse(file, env).withTemplatesDir(templates);
         });
   }
 

@@ -43,6 +43,7 @@ public final class ConfigParser {
   public static final List<String> DEFAULT_AMP_ORIGINS = List.of("https://mail.google.com", "https://amp.gmail.dev");
 
   private static final Pattern BLOCK_NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,63}");
+  private static final Pattern TEMPLATE_NAME = Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}\\.mustache");
   private static final Pattern FIELD_NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}");
 
   private ConfigParser() {
@@ -71,7 +72,7 @@ public final class ConfigParser {
     CacheConfig cache = cache(top.child("cache"));
     Map<String, BlockConfig> blocks = blocks(top.child("blocks"));
     top.rejectUnknown();
-    return new GatewayConfig(http, management, redis, keys, amp, cache, blocks, envSources.keySet());
+    return new GatewayConfig(http, management, redis, keys, amp, cache, blocks, envSources.keySet(), null);
   }
 
   private static HttpConfig http(ConfigNode n) {
@@ -198,8 +199,13 @@ public final class ConfigParser {
       if (fields.isEmpty()) {
         throw b.error("fields", "a block needs at least one field (name: default value)");
       }
+      String template = b.string("template", null);
+      if (template != null && !TEMPLATE_NAME.matcher(template).matches()) {
+        throw b.error("template", "must be a file name in the templates folder ending in .mustache, no path (got '"
+            + template + "')");
+      }
       b.rejectUnknown();
-      blocks.put(name, new BlockConfig(name, fields));
+      blocks.put(name, new BlockConfig(name, fields, template));
     }
     return blocks;
   }

@@ -6,7 +6,9 @@ import io.opentime.profile.Profile;
 import io.opentime.profile.ProfileSchema;
 import io.vertx.core.buffer.Buffer;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A compiled block: its allowlisted fields resolved to profile schema positions, with the JSON around them encoded
@@ -52,6 +54,16 @@ public final class Block {
 
   public List<BlockConfig.Field> fields() {
     return fields;
+  }
+
+  /** The fields this block exposes, from the profile where it has them, else their defaults (null: all defaults). */
+  public Map<String, String> fields(Profile profile) {
+    Map<String, String> out = new LinkedHashMap<>();
+    for (int i = 0; i < schemaIndex.length; i++) {
+      String v = profile == null ? null : profile.value(schemaIndex[i]);
+      out.put(fields.get(i).name(), v == null ? fields.get(i).defaultValue() : v);
+    }
+    return out;
   }
 
   /** The body for a profile; null means defaults only. */

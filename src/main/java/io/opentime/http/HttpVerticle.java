@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.Timer;
 import io.opentime.GatewayServices;
 import io.opentime.config.HttpConfig;
 import io.opentime.content.Block;
+import io.opentime.content.FragmentTemplates;
 import io.opentime.profile.FallbackReason;
 import io.opentime.profile.ProfileLookup;
 import io.opentime.profile.RedisLink;
@@ -42,11 +43,14 @@ public final class HttpVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(HttpVerticle.class);
   private static final Logger ACCESS = LoggerFactory.getLogger("opentime.access");
   public static final String AMP_ROUTE = "amp";
+  public static final String FRAGMENT_ROUTE = "fragment";
   private static final String AMP_PREFIX = "/v1/amp/";
+  private static final String FRAGMENT_PREFIX = "/v1/fragment/";
   private static final AtomicInteger LINK_IDS = new AtomicInteger();
 
   static final CharSequence SOURCE_HEADER = HttpHeaders.createOptimized("X-Opentime-Source");
   private static final CharSequence JSON = HttpHeaders.createOptimized("application/json");
+  private static final CharSequence HTML = HttpHeaders.createOptimized("text/html; charset=utf-8");
   private static final CharSequence NO_STORE = HttpHeaders.createOptimized("private, no-store");
   private static final CharSequence NOSNIFF_HEADER = HttpHeaders.createOptimized("X-Content-Type-Options");
   private static final CharSequence NOSNIFF = HttpHeaders.createOptimized("nosniff");
@@ -61,6 +65,7 @@ public final class HttpVerticle extends VerticleBase {
   private static final Buffer SENDER_NOT_ALLOWED = error("sender not allowed: AMP-Email-Sender (or Origin and "
       + "__amp_source_origin) must name an allowed sender");
   private static final Buffer UNKNOWN_BLOCK = error("unknown block");
+  private static final Buffer UNKNOWN_FRAGMENT = error("unknown fragment: no block of that name has a template");
   private static final Buffer NOT_FOUND = error("not found");
   private static final Buffer METHOD_NOT_ALLOWED = error("method not allowed");
   private static final Buffer BAD_REQUEST = error("bad request");
@@ -75,12 +80,21 @@ public final class HttpVerticle extends VerticleBase {
   private record AmpBlock(Block block, Counter[] answers) {
   }
 
+  private record FragmentBlock(Block block, FragmentTemplates.Compiled template, Counter[] answers) {
+  }
+
+  private final Map<String, FragmentBlock> fragmentBlocks = new HashMap<>();
+  private final Timer fragmentTimer;
+
   private final Timer ampTimer;
   private final boolean accessLog;
 
   public HttpVerticle(GatewayServices services) {
     this.services = services;
     this.ampTimer = services.metrics().requestTimer(AMP_ROUTE);
+    this.fragmentTimer = services.metrics().requestTimer(FRAGMENT_ROUTE);
+    services.fragments().all().forEach((name, template) -> fragmentBlocks.put(name, new FragmentBlock(
+        services.blocks().get(name), template, services.metrics().answerCounters(FRAGMENT_ROUTE, name))));
     this.accessLog = services.config().http().accessLog();
     services.blocks().all().forEach((name, block) ->
         ampBlocks.put(name, new AmpBlock(block, services.metrics().answerCounters(AMP_ROUTE, name))));
@@ -136,6 +150,12 @@ public final class HttpVerticle extends VerticleBase {
             amp(request, ab);
             return;
           }
+        } else if (path.startsWith(FRAGMENT_PREFIX)) {
+          FragmentBlock fb = fragmentBlocks.get(path.substring(FRAGMENT_PREFIX.length()));
+          if (fb != null) {
+            fragment(request, fb);
+            return;
+          }
         }
       }
       router.handle(request);
@@ -145,6 +165,14 @@ public final class HttpVerticle extends VerticleBase {
   private Router router() {
     Router router = Router.router(vertx);
     router.get(AMP_PREFIX + ":block").handler(this::amp);
+    router.get(FRAGMENT_PREFIX + ":block").handler(ctx -> {
+      FragmentBlock fb = fragmentBlocks.get(ctx.pathParam("block"));
+      if (fb == null) {
+        plain(ctx.response(), 404, UNKNOWN_FRAGMENT);
+      } else {
+        fragment(ctx.request(), fb);
+      }
+    });
     router.errorHandler(404, ctx -> plain(ctx.response(), 404, NOT_FOUND));
     router.errorHandler(405, ctx -> plain(ctx.response(), 405, METHOD_NOT_ALLOWED));
     router.errorHandler(400, ctx -> plain(ctx.response(), 400, BAD_REQUEST));
@@ -192,6 +220,68 @@ public final class HttpVerticle extends VerticleBase {
       // The email must still get an answer: defaults, never a 5xx.
       LOG.error("unexpected failure answering block {}; answering defaults", ab.block().name(), e);
       answer(response, ab, ProfileLookup.fallback(FallbackReason.ERROR), started);
+    }
+  }
+
+  /**
+   * {@code GET /v1/fragment/{block}?t=TOKEN}: the block's template rendered for the reader, HTML-escaped, from the
+   * same lookup as the AMP route. For ESPs fetching at send time and web views: no AMP CORS, but the token is
+   * required as everywhere. A bad token, missing data or a failed render answers the default fragment (200).
+   */
+  private void fragment(HttpServerRequest request, FragmentBlock fb) {
+    long started = System.nanoTime();
+    HttpServerResponse response = request.response();
+    String token;
+    try {
+      token = tokenParam(request);
+    } catch (IllegalArgumentException malformedQuery) {
+      plain(response, 400, BAD_REQUEST);
+      return;
+    }
+    try {
+      TokenVerification verified = services.tokens().verify(token);
+      if (!verified.valid()) {
+        services.metrics().tokenRejected(verified.rejection());
+        answerFragment(response, fb, badToken, started);
+        return;
+      }
+      services.cache().lookup(verified.claims().uid()).onComplete(ar -> answerFragment(response, fb,
+          ar.succeeded() ? ar.result() : ProfileLookup.fallback(FallbackReason.ERROR), started));
+    } catch (RuntimeException e) {
+      LOG.error("unexpected failure answering fragment {}; answering its default", fb.block().name(), e);
+      answerFragment(response, fb, ProfileLookup.fallback(FallbackReason.ERROR), started);
+    }
+  }
+
+  private void answerFragment(HttpServerResponse response, FragmentBlock fb, ProfileLookup lookup, long started) {
+    String html;
+    ProfileLookup answered = lookup;
+    if (lookup.profile() == null) {
+      html = fb.template().defaultFragment();
+    } else {
+      try {
+        html = fb.template().render(fb.block().fields(lookup.profile()));
+      } catch (RuntimeException e) {
+        LOG.warn("template {} failed to render; answering the default fragment: {}", fb.template().file(),
+            e.getMessage());
+        html = fb.template().defaultFragment();
+        answered = ProfileLookup.fallback(FallbackReason.RENDER_ERROR);
+      }
+    }
+    services.metrics().answered(fb.answers(), answered.source(), answered.reason());
+    if (response.ended() || response.closed()) {
+      return;
+    }
+    response.putHeader(HttpHeaders.CONTENT_TYPE, HTML)
+        .putHeader(HttpHeaders.CACHE_CONTROL, NO_STORE)
+        .putHeader(NOSNIFF_HEADER, NOSNIFF)
+        .putHeader(SOURCE_HEADER, SOURCE_VALUES[answered.source().ordinal()])
+        .end(html);
+    long nanos = System.nanoTime() - started;
+    fragmentTimer.record(nanos, TimeUnit.NANOSECONDS);
+    if (accessLog) {
+      ACCESS.info("route={} block={} status=200 source={} reason={} micros={}", FRAGMENT_ROUTE, fb.block().name(),
+          answered.source().tag(), answered.reason() == null ? "-" : answered.reason().tag(), nanos / 1000);
     }
   }
 

@@ -11,7 +11,9 @@ public enum FallbackReason {
   /** No connection to Redis (down at start, or reconnecting). */
   NOT_CONNECTED("not_connected"),
   /** The request's token was missing, forged or expired. */
-  BAD_TOKEN("bad_token");
+  BAD_TOKEN("bad_token"),
+  /** The block's template failed to render this profile: its default fragment was answered. */
+  RENDER_ERROR("render_error");
 
   private final String tag;
 

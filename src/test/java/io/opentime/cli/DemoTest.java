@@ -60,9 +60,7 @@ class DemoTest {
   @DisplayName("serve --demo prints curl lines that work as printed, and its Redis stops with it")
   void demoCurlLinesWork() throws Exception {
     int port = TestConfig.freePort();
-    Path cfg = dir.resolve("demo.yaml");
-    Files.writeString(cfg, Files.readString(Path.of("conf/application.yaml"))
-        .replace("  port: 8080 ", "  port: " + port + " "));
+    Path cfg = TestConfig.copyConf(dir, yaml -> yaml.replace("  port: 8080 ", "  port: " + port + " "));
     ServeCommand serve = new ServeCommand();
     StringWriter out = new StringWriter();
     CommandLine cl = new CommandLine(serve).setOut(new PrintWriter(out));
@@ -70,8 +68,9 @@ class DemoTest {
     ServeCommand.Running running = serve.start();
     try {
       List<Curl> curls = parse(out.toString());
-      assertThat(curls).hasSize(7);
-      assertThat(curls).allSatisfy(c -> assertThat(c.url()).startsWith("http://127.0.0.1:" + port + "/v1/amp/greeting?t="));
+      assertThat(curls).hasSize(8);
+      assertThat(curls).allSatisfy(c -> assertThat(c.url()).matches("http://127\\.0\\.0\\.1:" + port
+          + "/v1/(amp|fragment)/greeting\\?t=.*"));
 
       HttpResponse<String> ada = run(curls.get(0));
       assertThat(ada.statusCode()).isEqualTo(200);
@@ -88,13 +87,18 @@ class DemoTest {
       assertThat(v1.body()).contains("Ada");
       assertThat(v1.headers().firstValue("Access-Control-Allow-Origin")).hasValue("https://mail.google.com");
 
-      HttpResponse<String> forged = run(curls.get(5));
-      assertThat(curls.get(5).comment()).contains("forged");
+      HttpResponse<String> html = run(curls.get(5));
+      assertThat(curls.get(5).comment()).contains("HTML fragment");
+      assertThat(html.headers().firstValue("content-type")).hasValue("text/html; charset=utf-8");
+      assertThat(html.body()).contains("Hello Ada!").contains("gold member");
+
+      HttpResponse<String> forged = run(curls.get(6));
+      assertThat(curls.get(6).comment()).contains("forged");
       assertThat(forged.statusCode()).isEqualTo(200);
       assertThat(forged.headers().firstValue("X-Opentime-Source")).hasValue("default");
       assertThat(forged.body()).doesNotContain("Ada");
 
-      HttpResponse<String> noSender = run(curls.get(6));
+      HttpResponse<String> noSender = run(curls.get(7));
       assertThat(noSender.statusCode()).isEqualTo(403);
       assertThat(noSender.body()).doesNotContain("Ada");
 

@@ -36,12 +36,8 @@ class MainTest {
   }
 
   /** The shipped config with the test key, written to a file. */
-  Path configWithKey() throws Exception {
-    String yaml = Files.readString(Path.of("conf/application.yaml"))
-        .replace("  keys: []", "  keys: [\"" + TestConfig.KEY_SPEC + "\"]");
-    Path f = dir.resolve("app.yaml");
-    Files.writeString(f, yaml);
-    return f;
+  Path configWithKey() {
+    return TestConfig.copyConf(dir, yaml -> yaml.replace("  keys: []", "  keys: [\"" + TestConfig.KEY_SPEC + "\"]"));
   }
 
   static TokenVerification verify(String token) {
@@ -160,16 +156,28 @@ class MainTest {
   void portInUse() throws Exception {
     try (java.net.ServerSocket taken = new java.net.ServerSocket()) {
       taken.bind(new java.net.InetSocketAddress("0.0.0.0", 0));
-      String yaml = Files.readString(configWithKey())
+      Path cfg = TestConfig.copyConf(dir, yaml -> yaml
+          .replace("  keys: []", "  keys: [\"" + TestConfig.KEY_SPEC + "\"]")
           .replace("  port: 8080 ", "  port: " + taken.getLocalPort() + " ")
-          .replace("  senders: []", "  senders: [\"" + TestConfig.SENDER + "\"]");
-      Path cfg = dir.resolve("taken.yaml");
-      Files.writeString(cfg, yaml);
+          .replace("  senders: []", "  senders: [\"" + TestConfig.SENDER + "\"]"));
       Run r = run("serve", "-c", cfg.toString());
       assertThat(r.code()).isEqualTo(1);
       assertThat(r.err().strip().lines()).hasSize(1);
       assertThat(r.err()).startsWith("opentime: cannot listen").contains("OPENTIME_HTTP_PORT");
     }
+  }
+
+  @Test
+  @DisplayName("a configuration whose templates folder is missing: one line naming it, exit 2")
+  void missingTemplates() throws Exception {
+    Path cfg = dir.resolve("alone.yaml");
+    Files.writeString(cfg, Files.readString(Path.of("conf/application.yaml"))
+        .replace("  keys: []", "  keys: [\"" + TestConfig.KEY_SPEC + "\"]")
+        .replace("  senders: []", "  senders: [\"" + TestConfig.SENDER + "\"]"));
+    Run r = run("serve", "-c", cfg.toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err().strip()).isEqualTo("opentime: templates folder " + dir.resolve("templates")
+        + " does not exist (blocks name templates; it sits next to the configuration file)");
   }
 
   @Test

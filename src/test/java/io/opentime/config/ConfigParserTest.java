@@ -159,6 +159,10 @@ class ConfigParserTest {
         .hasMessageContaining("blocks.empty.fields: a block needs at least one field");
     assertThatThrownBy(() -> ConfigParser.parse(yaml("blocks.greeting.fieldz", new JsonObject()), Map.of()))
         .hasMessageContaining("blocks.greeting.fieldz: unknown key");
+    for (String bad : List.of("../secret.mustache", "/etc/passwd", "a/b.mustache", "greeting.html")) {
+      assertThatThrownBy(() -> ConfigParser.parse(yaml("blocks.greeting.template", bad), Map.of())).as(bad)
+          .hasMessageContaining("blocks.greeting.template: must be a file name in the templates folder");
+    }
   }
 
   @Test

@@ -22,6 +22,26 @@ public final class TestConfig {
   private TestConfig() {
   }
 
+  /**
+   * Copies the shipped configuration (YAML, after the given edits, and its templates folder) into a directory,
+   * as a user would deploy it, and returns the YAML file.
+   */
+  public static Path copyConf(Path dir, java.util.function.UnaryOperator<String> edit) {
+    try {
+      Path yaml = dir.resolve("application.yaml");
+      Files.writeString(yaml, edit.apply(Files.readString(Path.of("conf/application.yaml"))));
+      Path templates = Files.createDirectories(dir.resolve("templates"));
+      try (var files = Files.list(Path.of("conf/templates"))) {
+        for (Path f : files.toList()) {
+          Files.copy(f, templates.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+      return yaml;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   /** The shipped YAML as a tree. */
   public static JsonObject shippedYaml() {
     try {

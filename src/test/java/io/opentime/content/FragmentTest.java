@@ -1,0 +1,115 @@
+package io.opentime.content;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.opentime.config.BlockConfig;
+import io.opentime.config.ConfigException;
+import io.opentime.ops.GatewayMetrics;
+import io.opentime.support.Http;
+import io.opentime.support.RunningGateway;
+import io.opentime.support.TestConfig;
+import io.opentime.support.TestRedis;
+import io.vertx.core.Vertx;
+import io.vertx.junit5.VertxExtension;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/** GET /v1/fragment/{block}: templates compiled at start-up, escaped output, safe fallbacks, no file access by URL. */
+@ExtendWith(VertxExtension.class)
+class FragmentTest {
+
+  static RunningGateway gw;
+  static final String DEFAULT_FRAGMENT =
+      "<p class=\"opentime-greeting\">Hello there! As a member member, this week's picks are yours.</p>\n";
+
+  @TempDir
+  Path dir;
+
+  @BeforeAll
+  static void start(Vertx vertx) {
+    gw = new RunningGateway(vertx, TestConfig.forRedis(TestRedis.shared().url(), Map.of()));
+    gw.putProfile("f-ada", Map.of("first_name", "Ada", "loyalty_tier", "gold", "email", "ada@example.com"));
+    gw.putProfile("f-evil", Map.of("first_name", "<script>alert('x')</script> & \"Zoë\"", "loyalty_tier", "gold"));
+  }
+
+  @AfterAll
+  static void stop() {
+    gw.close();
+  }
+
+  static HttpResponse<String> fragment(String uid) {
+    return Http.get(gw.base() + "/v1/fragment/greeting?t=" + gw.token(uid));
+  }
+
+  @Test
+  @DisplayName("a reader's fragment is the block's template rendered with their allowlisted fields, as HTML")
+  void renders() {
+    HttpResponse<String> r = fragment("f-ada");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).isEqualTo(
+        "<p class=\"opentime-greeting\">Hello Ada! As a gold member, this week's picks are yours.</p>\n");
+    assertThat(r.headers().firstValue("content-type")).hasValue("text/html; charset=utf-8");
+    assertThat(r.headers().firstValue("cache-control")).hasValue("private, no-store");
+    assertThat(r.headers().firstValue("X-Opentime-Source")).hasValueSatisfying(s -> assertThat(s).isIn("redis", "cache"));
+    assertThat(r.body()).doesNotContain("ada@example.com");
+  }
+
+  @Test
+  @DisplayName("hostile profile values are HTML-escaped")
+  void escapes() {
+    String body = fragment("f-evil").body();
+    assertThat(body).doesNotContain("<script>").contains("&lt;script&gt;").contains("&amp;").contains("&quot;Zoë&quot;");
+  }
+
+  @Test
+  @DisplayName("an unknown reader gets the template with defaults; a bad token the default fragment, counted")
+  void defaults() {
+    assertThat(fragment("f-nobody-" + System.nanoTime()).body()).isEqualTo(DEFAULT_FRAGMENT);
+    double before = gw.counter(GatewayMetrics.ANSWERS, "route", "fragment", "block", "greeting", "source", "default");
+    HttpResponse<String> forged = Http.get(gw.base() + "/v1/fragment/greeting?t=v1.t1.forged.x");
+    assertThat(forged.statusCode()).isEqualTo(200);
+    assertThat(forged.body()).isEqualTo(DEFAULT_FRAGMENT);
+    assertThat(Http.get(gw.base() + "/v1/fragment/greeting").body()).isEqualTo(DEFAULT_FRAGMENT);
+    assertThat(gw.counter(GatewayMetrics.ANSWERS, "route", "fragment", "block", "greeting", "source", "default"))
+        .isEqualTo(before + 2);
+  }
+
+  @Test
+  @DisplayName("a URL can only name a configured block: traversal, encoded and absolute paths are 404s")
+  void noFileAccess() {
+    int port = gw.config.http().port();
+    for (String path : List.of("/v1/fragment/..%2Fapplication.yaml", "/v1/fragment/%2e%2e/%2e%2e/conf/application.yaml",
+        "/v1/fragment/../../conf/application.yaml", "/v1/fragment//etc/passwd", "/v1/fragment/greeting.mustache",
+        "/v1/fragment/%2Fetc%2Fpasswd", "/v1/fragment/nope")) {
+      String answer = Http.raw(port, "GET " + path + "?t=" + gw.token("f-ada") + " HTTP/1.1");
+      assertThat(answer).as(path).matches("(?s)HTTP/1.1 (404|400) .*").doesNotContain("redis:").doesNotContain("root:")
+          .doesNotContain("Ada");
+    }
+  }
+
+  @Test
+  @DisplayName("templates that do not compile, use unescaped output or are missing stop start-up, naming the file")
+  void badTemplates() throws Exception {
+    List<BlockConfig.Field> fields = List.of(new BlockConfig.Field("first_name", "there"));
+    Files.writeString(dir.resolve("broken.mustache"), "<p>\n{{#first_name}}\nno closing tag\n");
+    assertThatThrownBy(() -> FragmentTemplates.load(Map.of("b", new BlockConfig("b", fields, "broken.mustache")), dir))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining(dir.resolve("broken.mustache").toString())
+        .hasMessageContaining("broken.mustache:");
+    Files.writeString(dir.resolve("raw.mustache"), "<p>{{{first_name}}}</p>");
+    assertThatThrownBy(() -> FragmentTemplates.load(Map.of("b", new BlockConfig("b", fields, "raw.mustache")), dir))
+        .hasMessageContaining("unescaped output");
+    assertThatThrownBy(() -> FragmentTemplates.load(Map.of("b", new BlockConfig("b", fields, "gone.mustache")), dir))
+        .hasMessageContaining("gone.mustache: not found");
+  }
+}
