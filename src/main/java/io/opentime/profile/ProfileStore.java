@@ -16,6 +16,7 @@ import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,10 +41,12 @@ public final class ProfileStore {
   private final List<RedisLink> links = new CopyOnWriteArrayList<>();
   private final AtomicBoolean breakerOpen = new AtomicBoolean();
   private final ProfileMeters meters;
+  private final long handOverDeadlineMs;
 
   public ProfileStore(Vertx vertx, RedisConfig config, ProfileSchema schema, Ticker ticker, ProfileMeters meters) {
     this.meters = meters;
     this.config = config;
+    this.handOverDeadlineMs = config.deadline().toMillis() + 1000;
     this.schema = schema;
     this.ticker = ticker;
     this.breaker = CircuitBreaker.create("redis-profiles", vertx, new CircuitBreakerOptions()
@@ -123,7 +126,9 @@ public final class ProfileStore {
     RedisLink link = current.get(Math.floorMod(uid.hashCode(), current.size()));
     Promise<Profile> promise = Promise.promise();
     link.context().runOnContext(v -> fetchOn(link, uid).onComplete(promise));
-    return promise.future();
+    // The breaker bounds the read itself; this bounds the hand-over too (a loop shutting down drops its tasks).
+    return promise.future().timeout(handOverDeadlineMs, TimeUnit.MILLISECONDS)
+        .recover(err -> Future.failedFuture(classify(err)));
   }
 
   private Future<Profile> fetchOn(RedisLink link, String uid) {
@@ -172,6 +177,9 @@ public final class ProfileStore {
   private static RedisUnavailableException classify(Throwable err) {
     if (err instanceof RedisUnavailableException r) {
       return r;
+    }
+    if (err instanceof java.util.concurrent.TimeoutException) { // Future#timeout on the hand-over
+      return new RedisUnavailableException(FallbackReason.TIMEOUT, "Redis read was not handed over in time");
     }
     if (err instanceof io.vertx.circuitbreaker.TimeoutException) {
       return new RedisUnavailableException(FallbackReason.TIMEOUT, "Redis read exceeded its deadline");
