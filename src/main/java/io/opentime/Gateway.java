@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.opentime.config.GatewayConfig;
 import io.opentime.content.BlockRegistry;
 import io.opentime.content.FragmentTemplates;
+import io.opentime.content.Segments;
 import io.opentime.http.AmpCors;
 import io.opentime.http.HttpVerticle;
 import io.opentime.ops.GatewayMetrics;
@@ -57,16 +58,18 @@ public final class Gateway {
                                       Ticker ticker) {
     GatewayServices services;
     try {
-      BlockRegistry blocks = new BlockRegistry(config.blocks());
-      FragmentTemplates fragments = FragmentTemplates.load(config.blocks(), config.templatesDir());
+      BlockRegistry blocks = new BlockRegistry(config.blocks(), config.segments().fields());
+      FragmentTemplates fragments = FragmentTemplates.load(config.blocks(), blocks, config.templatesDir());
       GatewayMetrics metrics = new GatewayMetrics(registry, Set.of(HttpVerticle.AMP_ROUTE, HttpVerticle.FRAGMENT_ROUTE),
-          config.blocks().keySet());
+          config.blocks().keySet(), config.segments().rules().keySet());
+      Segments segments = Segments.compile(config.segments(), clock, metrics::segmentFailed);
       ProfileStore store = new ProfileStore(vertx, config.redis(), blocks.schema(), ticker, metrics);
       services = new GatewayServices(config,
           new VerifiedTokens(new TokenCodec(config.tokenKeys(), clock), VERIFIED_TOKENS),
           new AmpCors(config.amp()),
           blocks,
           fragments,
+          segments,
           store,
           new ProfileCache(config.cache(), store, ticker, metrics),
           metrics);

@@ -38,6 +38,9 @@ final class DemoBanner {
     out.println("Paste any of these in another terminal (Ctrl-C here stops the gateway"
         + (embeddedRedis ? " and its Redis" : "") + "):");
     for (DemoData.Reader r : DemoData.READERS) {
+      if (DemoData.OFFER_READERS.contains(r.uid())) {
+        continue;
+      }
       String token = codec.mint(new TokenClaims(r.uid(), "demo", exp));
       out.println();
       out.println("# " + r.uid() + ": " + r.description());
@@ -57,6 +60,16 @@ final class DemoBanner {
     out.println();
     out.println("# no allowed sender: 403, no data");
     out.println("curl -si '" + base + ada + "'");
+    if (cfg.blocks().containsKey("offer")) {
+      for (DemoData.Reader r : DemoData.READERS) {
+        if (DemoData.OFFER_READERS.contains(r.uid())) {
+          out.println();
+          out.println("# segments: " + r.uid() + " " + r.description());
+          out.println("curl -si" + senderHeader + " '" + base.replace("/greeting?", "/offer?")
+              + codec.mint(new TokenClaims(r.uid(), "demo", exp)) + "'");
+        }
+      }
+    }
     out.println();
   }
 

@@ -1,20 +1,39 @@
 package io.opentime.config;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * A block: the profile fields it may expose (its allowlist, in output order) and each field's default, and
- * optionally the mustache template (a file in the templates folder) that renders it as an HTML fragment. No other
+ * optionally the mustache template (a file in the templates folder) that renders it as an HTML fragment, static
+ * values (copy a marketer writes) and segment variants. No other
  * profile field ever leaves the gateway through this block.
  */
-public record BlockConfig(String name, List<Field> fields, String template) {
+public record BlockConfig(String name, List<Field> fields, String template, Map<String, String> values,
+                          List<Variant> variants) {
 
   public BlockConfig {
     fields = List.copyOf(fields);
+    values = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(values));
+    variants = List.copyOf(variants);
+  }
+
+  public BlockConfig(String name, List<Field> fields, String template) {
+    this(name, fields, template, Map.of(), List.of());
   }
 
   public BlockConfig(String name, List<Field> fields) {
     this(name, fields, null);
+  }
+
+  /**
+   * A variant shown to readers of a segment: its static values (replacing the block's) and optionally its own
+   * template. The first variant whose segment matches wins; none matching, the block itself is the default variant.
+   */
+  public record Variant(String segment, String template, Map<String, String> values) {
+    public Variant {
+      values = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(values));
+    }
   }
 
   /** One exposed profile field and the value used when the profile lacks it or cannot be read. */

@@ -70,9 +70,10 @@ public final class ConfigParser {
     TokenKeys keys = tokens(top.child("tokens"));
     AmpConfig amp = amp(top.child("amp"));
     CacheConfig cache = cache(top.child("cache"));
-    Map<String, BlockConfig> blocks = blocks(top.child("blocks"));
+    SegmentsConfig segments = segments(top.child("segments"));
+    Map<String, BlockConfig> blocks = blocks(top.child("blocks"), segments);
     top.rejectUnknown();
-    return new GatewayConfig(http, management, redis, keys, amp, cache, blocks, envSources.keySet(), null);
+    return new GatewayConfig(http, management, redis, keys, amp, cache, segments, blocks, envSources.keySet(), null);
   }
 
   private static HttpConfig http(ConfigNode n) {
@@ -181,7 +182,54 @@ public final class ConfigParser {
     return new CacheConfig(max, refresh, expire);
   }
 
-  private static Map<String, BlockConfig> blocks(ConfigNode n) {
+  private static String template(ConfigNode n) {
+    String template = n.string("template", null);
+    if (template != null && !TEMPLATE_NAME.matcher(template).matches()) {
+      throw n.error("template", "must be a file name in the templates folder ending in .mustache, no path (got '"
+          + template + "')");
+    }
+    return template;
+  }
+
+  private static SegmentsConfig segments(ConfigNode n) {
+    List<String> fields = n.stringList("fields", List.of());
+    for (String f : fields) {
+      if (!FIELD_NAME.matcher(f).matches()) {
+        throw n.error("fields", "'" + f + "' is not a valid field name");
+      }
+    }
+    ConfigNode rulesNode = n.child("rules");
+    Map<String, String> rules = new LinkedHashMap<>();
+    for (String name : rulesNode.keys()) {
+      if (!BLOCK_NAME.matcher(name).matches()) {
+        throw rulesNode.error(name, "segment names use a-z, 0-9, '-' and '_' (max 64)");
+      }
+      String rule = rulesNode.string(name, "");
+      if (rule.isBlank()) {
+        throw rulesNode.error(name, "the rule is empty");
+      }
+      rules.put(name, rule);
+    }
+    n.rejectUnknown();
+    return new SegmentsConfig(fields, rules);
+  }
+
+  private static Map<String, String> values(ConfigNode n, String key, List<BlockConfig.Field> fields) {
+    ConfigNode v = n.child(key);
+    Map<String, String> values = new LinkedHashMap<>();
+    for (String k : v.keys()) {
+      if (!FIELD_NAME.matcher(k).matches() || "variant".equals(k)) {
+        throw v.error(k, "value names use A-Z, a-z, 0-9 and _ . : - (and 'variant' is reserved)");
+      }
+      if (fields.stream().anyMatch(f -> f.name().equals(k))) {
+        throw v.error(k, "is already a profile field of this block");
+      }
+      values.put(k, v.string(k, ""));
+    }
+    return values;
+  }
+
+  private static Map<String, BlockConfig> blocks(ConfigNode n, SegmentsConfig segments) {
     Map<String, BlockConfig> blocks = new LinkedHashMap<>();
     for (String name : n.keys()) {
       ConfigNode b = n.child(name);
@@ -199,13 +247,33 @@ public final class ConfigParser {
       if (fields.isEmpty()) {
         throw b.error("fields", "a block needs at least one field (name: default value)");
       }
-      String template = b.string("template", null);
-      if (template != null && !TEMPLATE_NAME.matcher(template).matches()) {
-        throw b.error("template", "must be a file name in the templates folder ending in .mustache, no path (got '"
-            + template + "')");
+      String template = template(b);
+      Map<String, String> values = values(b, "values", fields);
+      List<BlockConfig.Variant> variants = new ArrayList<>();
+      Object rawVariants = b.raw("variants");
+      if (rawVariants != null) {
+        if (!(rawVariants instanceof io.vertx.core.json.JsonArray list)) {
+          throw b.error("variants", "must be a list of {segment, values, template}");
+        }
+        for (int i = 0; i < list.size(); i++) {
+          if (!(list.getValue(i) instanceof JsonObject vo)) {
+            throw b.error("variants", "entry " + (i + 1) + " must be a mapping");
+          }
+          ConfigNode vn = new ConfigNode(vo, b.where("variants") + "[" + (i + 1) + "]", Map.of());
+          String segment = vn.string("segment", null);
+          if (segment == null || !segments.rules().containsKey(segment)) {
+            throw vn.error("segment", "must name a rule under segments.rules (got '" + segment + "')");
+          }
+          String vTemplate = template(vn);
+          if (vTemplate != null && template == null) {
+            throw vn.error("template", "a variant template needs a block template for the default variant");
+          }
+          variants.add(new BlockConfig.Variant(segment, vTemplate, values(vn, "values", fields)));
+          vn.rejectUnknown();
+        }
       }
       b.rejectUnknown();
-      blocks.put(name, new BlockConfig(name, fields, template));
+      blocks.put(name, new BlockConfig(name, fields, template, values, variants));
     }
     return blocks;
   }

@@ -25,6 +25,9 @@ public final class Block {
   private final byte[][] keyPrefix; // ,"name":"  (no comma for the first)
   private final byte[][] defaultValue; // JSON-escaped UTF-8
   private final List<BlockConfig.Field> fields;
+  private final List<String> variantSegments;
+  private final List<Map<String, String>> extras; // index 0: default variant, i + 1: variant i
+  private final byte[][] extraJson;
   private final Buffer defaults;
 
   public Block(BlockConfig config, ProfileSchema schema) {
@@ -45,7 +48,34 @@ public final class Block {
           .getBytes(StandardCharsets.UTF_8);
       defaultValue[i] = enc.quoteAsUTF8(f.defaultValue());
     }
-    this.defaults = render(null);
+    this.variantSegments = config.variants().stream().map(BlockConfig.Variant::segment).toList();
+    List<Map<String, String>> ex = new java.util.ArrayList<>();
+    ex.add(extra(config.variants().isEmpty() ? null : "default", config.values()));
+    config.variants().forEach(v -> ex.add(extra(v.segment(), v.values())));
+    this.extras = List.copyOf(ex);
+    this.extraJson = new byte[extras.size()][];
+    for (int i = 0; i < extras.size(); i++) {
+      StringBuilder json = new StringBuilder();
+      extras.get(i).forEach((k, v) -> json.append(",\"").append(enc.quoteAsString(k)).append("\":\"")
+          .append(enc.quoteAsString(v)).append('"'));
+      extraJson[i] = json.toString().getBytes(StandardCharsets.UTF_8);
+    }
+    this.defaults = render(null, -1);
+  }
+
+  /** The static values of a variant, with its name under "variant" when the block has variants. */
+  private static Map<String, String> extra(String variant, Map<String, String> values) {
+    Map<String, String> m = new LinkedHashMap<>();
+    if (variant != null) {
+      m.put("variant", variant);
+    }
+    m.putAll(values);
+    return java.util.Collections.unmodifiableMap(m);
+  }
+
+  /** The segments of the block's variants, in the order they are tried. */
+  public List<String> variantSegments() {
+    return variantSegments;
   }
 
   public String name() {
@@ -56,22 +86,31 @@ public final class Block {
     return fields;
   }
 
-  /** The fields this block exposes, from the profile where it has them, else their defaults (null: all defaults). */
-  public Map<String, String> fields(Profile profile) {
+  /**
+   * What a template sees: the fields this block exposes (from the profile where it has them, else their defaults;
+   * null profile: all defaults), then the variant's static values. {@code variant} -1 is the default variant.
+   */
+  public Map<String, String> fields(Profile profile, int variant) {
     Map<String, String> out = new LinkedHashMap<>();
     for (int i = 0; i < schemaIndex.length; i++) {
       String v = profile == null ? null : profile.value(schemaIndex[i]);
       out.put(fields.get(i).name(), v == null ? fields.get(i).defaultValue() : v);
     }
+    out.putAll(extras.get(variant + 1));
     return out;
   }
 
-  /** The body for a profile; null means defaults only. */
-  public Buffer renderJson(Profile profile) {
-    return profile == null ? defaults : render(profile);
+  /** The AMP body for a profile (null: defaults only) and variant (-1: the default variant). */
+  public Buffer renderJson(Profile profile, int variant) {
+    return profile == null && variant < 0 ? defaults : render(profile, variant);
   }
 
-  private Buffer render(Profile profile) {
+  /** The AMP body of the default variant. */
+  public Buffer renderJson(Profile profile) {
+    return renderJson(profile, -1);
+  }
+
+  private Buffer render(Profile profile, int variant) {
     JsonStringEncoder enc = JsonStringEncoder.getInstance();
     Buffer out = Buffer.buffer(64 + 32 * schemaIndex.length);
     out.appendBytes(OPEN);
@@ -81,6 +120,7 @@ public final class Block {
       out.appendBytes(v == null ? defaultValue[i] : enc.quoteAsUTF8(v));
       out.appendByte((byte) '"');
     }
+    out.appendBytes(extraJson[variant + 1]);
     out.appendBytes(CLOSE);
     return out;
   }

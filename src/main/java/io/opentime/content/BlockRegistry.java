@@ -17,8 +17,14 @@ public final class BlockRegistry {
   private final ProfileSchema schema;
 
   public BlockRegistry(Map<String, BlockConfig> configs) {
+    this(configs, List.of());
+  }
+
+  /** @param segmentFields profile fields the segment rules read, read from Redis though no block exposes them */
+  public BlockRegistry(Map<String, BlockConfig> configs, List<String> segmentFields) {
     List<String> fields = new ArrayList<>();
     configs.values().forEach(b -> b.fields().forEach(f -> fields.add(f.name())));
+    fields.addAll(segmentFields);
     this.schema = new ProfileSchema(fields);
     Map<String, Block> m = new HashMap<>();
     configs.forEach((name, cfg) -> m.put(name, new Block(cfg, schema)));
@@ -34,7 +40,7 @@ public final class BlockRegistry {
     return blocks;
   }
 
-  /** The profile fields any block may show: exactly what is read from Redis. */
+  /** The profile fields any block may show or any segment rule may read: exactly what is read from Redis. */
   public ProfileSchema schema() {
     return schema;
   }

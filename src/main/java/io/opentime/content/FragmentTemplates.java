@@ -15,7 +15,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -32,13 +34,20 @@ public final class FragmentTemplates {
 
   private final Map<String, Compiled> byBlock;
 
-  /** A block's compiled template and its default fragment, rendered once from the block's defaults. */
-  public record Compiled(String file, Mustache mustache, String defaultFragment) {
+  /**
+   * A block's compiled templates (its own, and each variant's or null where a variant uses the block's) and its
+   * default fragment, rendered once from the block's defaults.
+   */
+  public record Compiled(String file, Mustache mustache, List<Mustache> variants, String defaultFragment) {
 
-    /** Renders the fields a block exposes; throws if the template fails (callers answer the default fragment). */
-    public String render(Map<String, String> fields) {
+    /**
+     * Renders what the block exposes for a variant (-1: default); throws if the template fails (callers answer
+     * the default fragment).
+     */
+    public String render(Map<String, String> fields, int variant) {
+      Mustache m = variant < 0 || variants.get(variant) == null ? mustache : variants.get(variant);
       StringWriter out = new StringWriter(256);
-      mustache.execute(out, fields);
+      m.execute(out, fields);
       return out.toString();
     }
   }
@@ -53,7 +62,7 @@ public final class FragmentTemplates {
    * @param dir the templates folder, or null for the templates built into the jar
    * @throws ConfigException naming the file (and line) of the first template that fails
    */
-  public static FragmentTemplates load(Map<String, BlockConfig> blocks, Path dir) {
+  public static FragmentTemplates load(Map<String, BlockConfig> blocks, BlockRegistry registry, Path dir) {
     Map<String, Compiled> compiled = new HashMap<>();
     if (blocks.values().stream().allMatch(b -> b.template() == null)) {
       return new FragmentTemplates(compiled);
@@ -69,31 +78,41 @@ public final class FragmentTemplates {
       if (block.template() == null) {
         continue;
       }
-      String where = (dir != null ? dir.resolve(block.template()).toString() : "built-in conf/templates/" + block.template());
-      String text = read(dir, block.template(), where);
-      if (text.contains("{{{") || text.contains("{{&")) {
-        throw new ConfigException("template " + where + ": unescaped output ({{{...}}} or {{&...}}) is not allowed; "
-            + "profile values are always HTML-escaped");
+      String where = where(dir, block.template());
+      Mustache mustache = compile(factory, dir, block.template(), where);
+      List<Mustache> variants = new ArrayList<>();
+      for (BlockConfig.Variant v : block.variants()) {
+        variants.add(v.template() == null ? null : compile(factory, dir, v.template(), where(dir, v.template())));
       }
-      Mustache mustache;
-      try {
-        mustache = factory.compile(new StringReader(text), block.template());
-      } catch (MustacheException e) {
-        throw new ConfigException("template " + where + ": " + e.getMessage().replace('\n', ' '));
-      }
-      Map<String, String> defaults = new java.util.LinkedHashMap<>();
-      block.fields().forEach(f -> defaults.put(f.name(), f.defaultValue()));
       String defaultFragment;
       try {
         StringWriter out = new StringWriter();
-        mustache.execute(out, defaults);
+        mustache.execute(out, registry.get(block.name()).fields(null, -1));
         defaultFragment = out.toString();
       } catch (RuntimeException e) {
         throw new ConfigException("template " + where + ": does not render with the block's defaults: " + e.getMessage());
       }
-      compiled.put(block.name(), new Compiled(where, mustache, defaultFragment));
+      compiled.put(block.name(), new Compiled(where, mustache, java.util.Collections.unmodifiableList(variants),
+          defaultFragment));
     }
     return new FragmentTemplates(compiled);
+  }
+
+  private static String where(Path dir, String name) {
+    return dir != null ? dir.resolve(name).toString() : "built-in conf/templates/" + name;
+  }
+
+  private static Mustache compile(MustacheFactory factory, Path dir, String name, String where) {
+    String text = read(dir, name, where);
+    if (text.contains("{{{") || text.contains("{{&")) {
+      throw new ConfigException("template " + where + ": unescaped output ({{{...}}} or {{&...}}) is not allowed; "
+          + "profile values are always HTML-escaped");
+    }
+    try {
+      return factory.compile(new StringReader(text), name);
+    } catch (MustacheException e) {
+      throw new ConfigException("template " + where + ": " + e.getMessage().replace('\n', ' '));
+    }
   }
 
   /** The compiled template of a block, or null if it has none. */

@@ -6,6 +6,9 @@ import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,7 +32,19 @@ public final class DemoData {
           fields("first_name", "Bob", "email", "bob@example.com")),
       new Reader("demo-zoe", "a profile with markup and quotes in it, escaped in the JSON",
           fields("first_name", "Zoë \"<b>bold</b>\"", "loyalty_tier", "silver", "email", "zoe@example.com")),
-      new Reader("demo-nobody", "a reader with no profile in Redis: block defaults", Map.of()));
+      new Reader("demo-nobody", "a reader with no profile in Redis: block defaults", Map.of()),
+      new Reader("demo-cart", "left a cart three hours ago: the offer block's cart_abandoned variant",
+          fields("first_name", "Carmen", "loyalty_tier", "silver", "cart_updated_at", ago(Duration.ofHours(3)),
+              "last_purchase_at", ago(Duration.ofDays(20)))),
+      new Reader("demo-lapsed", "last bought 90 days ago: the offer block's lapsed variant",
+          fields("first_name", "Luis", "last_purchase_at", ago(Duration.ofDays(90)))));
+
+  /** Readers the demo shows the segmented offer block for. */
+  public static final List<String> OFFER_READERS = List.of("demo-cart", "demo-lapsed");
+
+  private static String ago(Duration d) {
+    return Instant.now().minus(d).truncatedTo(ChronoUnit.SECONDS).toString();
+  }
 
   private DemoData() {
   }

@@ -260,7 +260,8 @@ public final class HttpVerticle extends VerticleBase {
       html = fb.template().defaultFragment();
     } else {
       try {
-        html = fb.template().render(fb.block().fields(lookup.profile()));
+        int variant = variant(fb.block(), lookup);
+        html = fb.template().render(fb.block().fields(lookup.profile(), variant), variant);
       } catch (RuntimeException e) {
         LOG.warn("template {} failed to render; answering the default fragment: {}", fb.template().file(),
             e.getMessage());
@@ -283,6 +284,12 @@ public final class HttpVerticle extends VerticleBase {
       ACCESS.info("route={} block={} status=200 source={} reason={} micros={}", FRAGMENT_ROUTE, fb.block().name(),
           answered.source().tag(), answered.reason() == null ? "-" : answered.reason().tag(), nanos / 1000);
     }
+  }
+
+  /** The block variant for this reader: the first matching segment's, else -1 (the default variant). */
+  private int variant(Block block, ProfileLookup lookup) {
+    return block.variantSegments().isEmpty() ? -1
+        : services.segments().select(block.variantSegments(), lookup.profile(), services.blocks().schema());
   }
 
   /**
@@ -325,7 +332,7 @@ public final class HttpVerticle extends VerticleBase {
         .putHeader(HttpHeaders.CACHE_CONTROL, NO_STORE)
         .putHeader(NOSNIFF_HEADER, NOSNIFF)
         .putHeader(SOURCE_HEADER, SOURCE_VALUES[lookup.source().ordinal()])
-        .end(ab.block().renderJson(lookup.profile()));
+        .end(ab.block().renderJson(lookup.profile(), variant(ab.block(), lookup)));
     long nanos = System.nanoTime() - started;
     ampTimer.record(nanos, TimeUnit.NANOSECONDS);
     if (accessLog) {

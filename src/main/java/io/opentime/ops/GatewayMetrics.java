@@ -40,6 +40,7 @@ public final class GatewayMetrics implements ProfileMeters {
   public static final String CACHE_NAME = "profiles";
   public static final String REDIS_READS = "opentime.redis.reads";
   public static final String COALESCED = "opentime.cache.coalesced";
+  public static final String SEGMENT_ERRORS = "opentime.segments.errors";
   /** Latency buckets every answer is counted in, so a dashboard can show the share answered within each. */
   static final Duration[] SLO_BUCKETS = {Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(10),
       Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100)};
@@ -51,10 +52,15 @@ public final class GatewayMetrics implements ProfileMeters {
   private final Map<String, Timer> requests = new HashMap<>();
   private final Timer[] redisReads; // index 0: ok, then by FallbackReason ordinal + 1
   private final Counter coalesced;
+  private final Map<String, Counter> segmentErrors = new HashMap<>();
   private final MeterRegistry registry;
   private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
 
   public GatewayMetrics(MeterRegistry registry, Set<String> routes, Set<String> blocks) {
+    this(registry, routes, blocks, Set.of());
+  }
+
+  public GatewayMetrics(MeterRegistry registry, Set<String> routes, Set<String> blocks, Set<String> segments) {
     this.registry = registry;
     for (String route : routes) {
       for (String block : blocks) {
@@ -80,6 +86,11 @@ public final class GatewayMetrics implements ProfileMeters {
     redisReads[0] = redisTimer(registry, "ok");
     for (FallbackReason r : FallbackReason.values()) {
       redisReads[r.ordinal() + 1] = redisTimer(registry, r.tag());
+    }
+    for (String segment : segments) {
+      segmentErrors.put(segment, Counter.builder(SEGMENT_ERRORS)
+          .description("Segment rules that failed for a profile (the default variant was answered)")
+          .tag("segment", segment).register(registry));
     }
     coalesced = Counter.builder(COALESCED)
         .description("Opens that joined a Redis read already in flight for the same reader")
@@ -131,6 +142,14 @@ public final class GatewayMetrics implements ProfileMeters {
   @Override
   public void redisRead(long nanos, FallbackReason failure) {
     redisReads[failure == null ? 0 : failure.ordinal() + 1].record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  /** A segment rule failed for one profile. */
+  public void segmentFailed(String segment) {
+    Counter c = segmentErrors.get(segment);
+    if (c != null) {
+      c.increment();
+    }
   }
 
   @Override

@@ -68,9 +68,9 @@ class DemoTest {
     ServeCommand.Running running = serve.start();
     try {
       List<Curl> curls = parse(out.toString());
-      assertThat(curls).hasSize(8);
+      assertThat(curls).hasSize(10);
       assertThat(curls).allSatisfy(c -> assertThat(c.url()).matches("http://127\\.0\\.0\\.1:" + port
-          + "/v1/(amp|fragment)/greeting\\?t=.*"));
+          + "/v1/(amp|fragment)/(greeting|offer)\\?t=.*"));
 
       HttpResponse<String> ada = run(curls.get(0));
       assertThat(ada.statusCode()).isEqualTo(200);
@@ -101,6 +101,9 @@ class DemoTest {
       HttpResponse<String> noSender = run(curls.get(7));
       assertThat(noSender.statusCode()).isEqualTo(403);
       assertThat(noSender.body()).doesNotContain("Ada");
+
+      assertThat(run(curls.get(8)).body()).contains("\"variant\":\"cart_abandoned\"").contains("Carmen");
+      assertThat(run(curls.get(9)).body()).contains("\"variant\":\"lapsed\"").contains("We miss you");
 
       for (Curl c : curls) {
         assertThat(run(c).body()).doesNotContain("@example.com").doesNotContain("+44");

@@ -166,6 +166,19 @@ class ConfigParserTest {
   }
 
   @Test
+  @DisplayName("variants must name a configured segment; values may not shadow profile fields")
+  void variantValidation() {
+    JsonObject bad = yaml("blocks.offer.variants", new io.vertx.core.json.JsonArray()
+        .add(new JsonObject().put("segment", "nope")));
+    assertThatThrownBy(() -> ConfigParser.parse(bad, Map.of()))
+        .hasMessageContaining("blocks.offer.variants[1].segment: must name a rule under segments.rules (got 'nope')");
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("blocks.offer.values.first_name", "x"), Map.of()))
+        .hasMessageContaining("blocks.offer.values.first_name: is already a profile field of this block");
+    assertThat(parse(Map.of()).segments().rules()).containsKeys("champions", "cart_abandoned", "browsed_not_bought",
+        "lapsed", "engaged");
+  }
+
+  @Test
   @DisplayName("durations parse with every unit and reject bare numbers")
   void durations() {
     assertThat(Durations.parse("25ms")).isEqualTo(Duration.ofMillis(25));

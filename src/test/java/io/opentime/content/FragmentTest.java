@@ -65,6 +65,33 @@ class FragmentTest {
   }
 
   @Test
+  @DisplayName("a block with variants shows the first matching segment's copy, in JSON and in HTML")
+  void variants() {
+    String twoHoursAgo = java.time.Instant.now().minus(java.time.Duration.ofHours(2)).toString();
+    gw.putProfile("f-cart", Map.of("first_name", "Ann", "cart_updated_at", twoHoursAgo));
+    HttpResponse<String> amp = Http.get(gw.ampUrl("offer", "f-cart"), "AMP-Email-Sender", TestConfig.SENDER);
+    assertThat(amp.body()).isEqualTo("{\"items\":[{\"first_name\":\"Ann\",\"variant\":\"cart_abandoned\","
+        + "\"headline\":\"You left something in your cart\",\"cta\":\"Finish your order\"}]}");
+    String html = Http.get(gw.base() + "/v1/fragment/offer?t=" + gw.token("f-cart")).body();
+    assertThat(html).contains("data-variant=\"cart_abandoned\"").contains("<h2>You left something in your cart</h2>")
+        .contains("Hi Ann,");
+    HttpResponse<String> nobody = Http.get(gw.base() + "/v1/amp/offer?t=forged", "AMP-Email-Sender", TestConfig.SENDER);
+    assertThat(nobody.body()).isEqualTo("{\"items\":[{\"first_name\":\"there\",\"variant\":\"default\","
+        + "\"headline\":\"New in this week\",\"cta\":\"See what's new\"}]}");
+  }
+
+  @Test
+  @DisplayName("a segment rule failing for one profile answers the default variant and is counted")
+  void ruleFailureFallsBack() {
+    gw.putProfile("f-odd", Map.of("first_name", "Odd", "cart_updated_at", "last tuesday"));
+    double before = gw.counter(GatewayMetrics.SEGMENT_ERRORS, "segment", "cart_abandoned");
+    HttpResponse<String> r = Http.get(gw.ampUrl("offer", "f-odd"), "AMP-Email-Sender", TestConfig.SENDER);
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).contains("\"first_name\":\"Odd\"").contains("\"variant\":\"default\"");
+    assertThat(gw.counter(GatewayMetrics.SEGMENT_ERRORS, "segment", "cart_abandoned")).isEqualTo(before + 1);
+  }
+
+  @Test
   @DisplayName("hostile profile values are HTML-escaped")
   void escapes() {
     String body = fragment("f-evil").body();
@@ -97,19 +124,24 @@ class FragmentTest {
     }
   }
 
+  FragmentTemplates load(BlockConfig block) {
+    Map<String, BlockConfig> blocks = Map.of(block.name(), block);
+    return FragmentTemplates.load(blocks, new BlockRegistry(blocks), dir);
+  }
+
   @Test
   @DisplayName("templates that do not compile, use unescaped output or are missing stop start-up, naming the file")
   void badTemplates() throws Exception {
     List<BlockConfig.Field> fields = List.of(new BlockConfig.Field("first_name", "there"));
     Files.writeString(dir.resolve("broken.mustache"), "<p>\n{{#first_name}}\nno closing tag\n");
-    assertThatThrownBy(() -> FragmentTemplates.load(Map.of("b", new BlockConfig("b", fields, "broken.mustache")), dir))
+    assertThatThrownBy(() -> load(new BlockConfig("b", fields, "broken.mustache")))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining(dir.resolve("broken.mustache").toString())
         .hasMessageContaining("broken.mustache:");
     Files.writeString(dir.resolve("raw.mustache"), "<p>{{{first_name}}}</p>");
-    assertThatThrownBy(() -> FragmentTemplates.load(Map.of("b", new BlockConfig("b", fields, "raw.mustache")), dir))
+    assertThatThrownBy(() -> load(new BlockConfig("b", fields, "raw.mustache")))
         .hasMessageContaining("unescaped output");
-    assertThatThrownBy(() -> FragmentTemplates.load(Map.of("b", new BlockConfig("b", fields, "gone.mustache")), dir))
+    assertThatThrownBy(() -> load(new BlockConfig("b", fields, "gone.mustache")))
         .hasMessageContaining("gone.mustache: not found");
   }
 }
