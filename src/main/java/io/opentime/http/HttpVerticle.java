@@ -27,6 +27,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -207,19 +208,26 @@ public final class HttpVerticle extends VerticleBase {
       plain(response, 400, BAD_REQUEST); // e.g. a bad % escape; no header has been set yet
       return;
     }
+    lookup(token, ab.block(), lookup -> answer(response, ab, lookup, started));
+  }
+
+  /**
+   * Token, then profile: hands the answer what is known of the reader. Never fails: a bad token, an unavailable
+   * profile or an unexpected error all become a default lookup, because the email must still get an answer.
+   */
+  private void lookup(String token, Block block, Consumer<ProfileLookup> then) {
     try {
       TokenVerification verified = services.tokens().verify(token);
       if (!verified.valid()) {
         services.metrics().tokenRejected(verified.rejection());
-        answer(response, ab, badToken, started);
+        then.accept(badToken);
         return;
       }
-      services.cache().lookup(verified.claims().uid()).onComplete(ar -> answer(response, ab,
-          ar.succeeded() ? ar.result() : ProfileLookup.fallback(FallbackReason.ERROR), started));
+      services.cache().lookup(verified.claims().uid()).onComplete(ar ->
+          then.accept(ar.succeeded() ? ar.result() : ProfileLookup.fallback(FallbackReason.ERROR)));
     } catch (RuntimeException e) {
-      // The email must still get an answer: defaults, never a 5xx.
-      LOG.error("unexpected failure answering block {}; answering defaults", ab.block().name(), e);
-      answer(response, ab, ProfileLookup.fallback(FallbackReason.ERROR), started);
+      LOG.error("unexpected failure answering block {}; answering defaults", block.name(), e);
+      then.accept(ProfileLookup.fallback(FallbackReason.ERROR));
     }
   }
 
@@ -238,19 +246,7 @@ public final class HttpVerticle extends VerticleBase {
       plain(response, 400, BAD_REQUEST);
       return;
     }
-    try {
-      TokenVerification verified = services.tokens().verify(token);
-      if (!verified.valid()) {
-        services.metrics().tokenRejected(verified.rejection());
-        answerFragment(response, fb, badToken, started);
-        return;
-      }
-      services.cache().lookup(verified.claims().uid()).onComplete(ar -> answerFragment(response, fb,
-          ar.succeeded() ? ar.result() : ProfileLookup.fallback(FallbackReason.ERROR), started));
-    } catch (RuntimeException e) {
-      LOG.error("unexpected failure answering fragment {}; answering its default", fb.block().name(), e);
-      answerFragment(response, fb, ProfileLookup.fallback(FallbackReason.ERROR), started);
-    }
+    lookup(token, fb.block(), lookup -> answerFragment(response, fb, lookup, started));
   }
 
   private void answerFragment(HttpServerResponse response, FragmentBlock fb, ProfileLookup lookup, long started) {
