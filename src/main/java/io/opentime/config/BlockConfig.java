@@ -27,10 +27,22 @@ public record BlockConfig(String name, List<Field> fields, String template, Map<
   }
 
   /**
-   * A variant shown to readers of a segment: its static values (replacing the block's) and optionally its own
-   * template. The first variant whose segment matches wins; none matching, the block itself is the default variant.
+   * A variant: its static values (replacing the block's) and optionally its own template, shown either to readers
+   * of a {@code segment} (the first matching segment variant wins) or, with {@code data}, when the answer's profile
+   * data is {@code stale} (served from cache past its refresh age) or {@code defaulted} (no profile data could be
+   * used). Exactly one of segment and data is set. None applying, the block itself is the default variant.
    */
-  public record Variant(String segment, String template, Map<String, String> values) {
+  public record Variant(String segment, String data, String template, Map<String, String> values) {
+
+    public Variant(String segment, String template, Map<String, String> values) {
+      this(segment, null, template, values);
+    }
+
+    /** The name the answer carries as "variant". */
+    public String name() {
+      return segment != null ? segment : data;
+    }
+
     public Variant {
       values = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(values));
     }

@@ -261,14 +261,24 @@ public final class ConfigParser {
           }
           ConfigNode vn = new ConfigNode(vo, b.where("variants") + "[" + (i + 1) + "]", Map.of());
           String segment = vn.string("segment", null);
-          if (segment == null || !segments.rules().containsKey(segment)) {
+          String data = vn.string("data", null);
+          if ((segment == null) == (data == null)) {
+            throw vn.error("segment", "a variant needs exactly one of segment (a rule name) or data (stale or defaulted)");
+          }
+          if (segment != null && !segments.rules().containsKey(segment)) {
             throw vn.error("segment", "must name a rule under segments.rules (got '" + segment + "')");
+          }
+          if (data != null && !data.equals("stale") && !data.equals("defaulted")) {
+            throw vn.error("data", "must be stale or defaulted (got '" + data + "')");
+          }
+          if (data != null && variants.stream().anyMatch(v -> data.equals(v.data()))) {
+            throw vn.error("data", "a block has at most one " + data + " variant");
           }
           String vTemplate = template(vn);
           if (vTemplate != null && template == null) {
             throw vn.error("template", "a variant template needs a block template for the default variant");
           }
-          variants.add(new BlockConfig.Variant(segment, vTemplate, values(vn, "values", fields)));
+          variants.add(new BlockConfig.Variant(segment, data, vTemplate, values(vn, "values", fields)));
           vn.rejectUnknown();
         }
       }

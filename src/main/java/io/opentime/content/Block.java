@@ -3,7 +3,9 @@ package io.opentime.content;
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import io.opentime.config.BlockConfig;
 import io.opentime.profile.Profile;
+import io.opentime.profile.ProfileLookup;
 import io.opentime.profile.ProfileSchema;
+import io.opentime.profile.Source;
 import io.vertx.core.buffer.Buffer;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
@@ -26,6 +28,9 @@ public final class Block {
   private final byte[][] defaultValue; // JSON-escaped UTF-8
   private final List<BlockConfig.Field> fields;
   private final List<String> variantSegments;
+  private final int[] segmentVariant; // variant index of each entry of variantSegments
+  private final int staleVariant;
+  private final int defaultedVariant;
   private final List<Map<String, String>> extras; // index 0: default variant, i + 1: variant i
   private final byte[][] extraJson;
   private final Buffer defaults;
@@ -48,10 +53,28 @@ public final class Block {
           .getBytes(StandardCharsets.UTF_8);
       defaultValue[i] = enc.quoteAsUTF8(f.defaultValue());
     }
-    this.variantSegments = config.variants().stream().map(BlockConfig.Variant::segment).toList();
+    List<String> segs = new java.util.ArrayList<>();
+    List<Integer> segIdx = new java.util.ArrayList<>();
+    int stale = -1;
+    int defaulted = -1;
+    for (int i = 0; i < config.variants().size(); i++) {
+      BlockConfig.Variant v = config.variants().get(i);
+      if (v.segment() != null) {
+        segs.add(v.segment());
+        segIdx.add(i);
+      } else if ("stale".equals(v.data())) {
+        stale = i;
+      } else {
+        defaulted = i;
+      }
+    }
+    this.variantSegments = List.copyOf(segs);
+    this.segmentVariant = segIdx.stream().mapToInt(Integer::intValue).toArray();
+    this.staleVariant = stale;
+    this.defaultedVariant = defaulted;
     List<Map<String, String>> ex = new java.util.ArrayList<>();
     ex.add(extra(config.variants().isEmpty() ? null : "default", config.values()));
-    config.variants().forEach(v -> ex.add(extra(v.segment(), v.values())));
+    config.variants().forEach(v -> ex.add(extra(v.name(), v.values())));
     this.extras = List.copyOf(ex);
     this.extraJson = new byte[extras.size()][];
     for (int i = 0; i < extras.size(); i++) {
@@ -73,9 +96,27 @@ public final class Block {
     return java.util.Collections.unmodifiableMap(m);
   }
 
-  /** The segments of the block's variants, in the order they are tried. */
+  /** The segments of the block's segment variants, in the order they are tried. */
   public List<String> variantSegments() {
     return variantSegments;
+  }
+
+  /**
+   * The variant for an answer (-1: the default variant): the {@code defaulted} variant when no profile data is
+   * used, the {@code stale} variant for stale data, else the first segment variant the reader is in.
+   */
+  public int variantFor(ProfileLookup lookup, Segments segments, ProfileSchema schema) {
+    if (lookup.profile() == null) {
+      return defaultedVariant;
+    }
+    if (lookup.source() == Source.STALE && staleVariant >= 0) {
+      return staleVariant;
+    }
+    if (variantSegments.isEmpty()) {
+      return -1;
+    }
+    int i = segments.select(variantSegments, lookup.profile(), schema);
+    return i < 0 ? -1 : segmentVariant[i];
   }
 
   public String name() {

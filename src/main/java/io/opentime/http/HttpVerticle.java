@@ -50,6 +50,7 @@ public final class HttpVerticle extends VerticleBase {
   private static final AtomicInteger LINK_IDS = new AtomicInteger();
 
   static final CharSequence SOURCE_HEADER = HttpHeaders.createOptimized("X-Opentime-Source");
+  static final CharSequence AGE_HEADER = HttpHeaders.createOptimized("X-Opentime-Data-Age");
   private static final CharSequence JSON = HttpHeaders.createOptimized("application/json");
   private static final CharSequence HTML = HttpHeaders.createOptimized("text/html; charset=utf-8");
   private static final CharSequence NO_STORE = HttpHeaders.createOptimized("private, no-store");
@@ -252,11 +253,12 @@ public final class HttpVerticle extends VerticleBase {
   private void answerFragment(HttpServerResponse response, FragmentBlock fb, ProfileLookup lookup, long started) {
     String html;
     ProfileLookup answered = lookup;
-    if (lookup.profile() == null) {
+    int defaultedVariant = lookup.profile() == null ? variant(fb.block(), lookup) : -1;
+    if (lookup.profile() == null && defaultedVariant < 0) {
       html = fb.template().defaultFragment();
     } else {
       try {
-        int variant = variant(fb.block(), lookup);
+        int variant = lookup.profile() == null ? defaultedVariant : variant(fb.block(), lookup);
         html = fb.template().render(fb.block().fields(lookup.profile(), variant), variant);
       } catch (RuntimeException e) {
         LOG.warn("template {} failed to render; answering the default fragment: {}", fb.template().file(),
@@ -272,8 +274,9 @@ public final class HttpVerticle extends VerticleBase {
     response.putHeader(HttpHeaders.CONTENT_TYPE, HTML)
         .putHeader(HttpHeaders.CACHE_CONTROL, NO_STORE)
         .putHeader(NOSNIFF_HEADER, NOSNIFF)
-        .putHeader(SOURCE_HEADER, SOURCE_VALUES[answered.source().ordinal()])
-        .end(html);
+        .putHeader(SOURCE_HEADER, SOURCE_VALUES[answered.source().ordinal()]);
+    putAge(response, answered);
+    response.end(html);
     long nanos = System.nanoTime() - started;
     fragmentTimer.record(nanos, TimeUnit.NANOSECONDS);
     if (accessLog) {
@@ -282,10 +285,16 @@ public final class HttpVerticle extends VerticleBase {
     }
   }
 
-  /** The block variant for this reader: the first matching segment's, else -1 (the default variant). */
+  /** Seconds since the profile data used was read from Redis; absent when none was used (defaults). */
+  private void putAge(HttpServerResponse response, ProfileLookup lookup) {
+    if (lookup.profile() != null) {
+      response.putHeader(AGE_HEADER, Long.toString(services.cache().ageSeconds(lookup.profile())));
+    }
+  }
+
+  /** The block variant for this answer (-1: the default variant). */
   private int variant(Block block, ProfileLookup lookup) {
-    return block.variantSegments().isEmpty() ? -1
-        : services.segments().select(block.variantSegments(), lookup.profile(), services.blocks().schema());
+    return block.variantFor(lookup, services.segments(), services.blocks().schema());
   }
 
   /**
@@ -327,8 +336,9 @@ public final class HttpVerticle extends VerticleBase {
     response.putHeader(HttpHeaders.CONTENT_TYPE, JSON)
         .putHeader(HttpHeaders.CACHE_CONTROL, NO_STORE)
         .putHeader(NOSNIFF_HEADER, NOSNIFF)
-        .putHeader(SOURCE_HEADER, SOURCE_VALUES[lookup.source().ordinal()])
-        .end(ab.block().renderJson(lookup.profile(), variant(ab.block(), lookup)));
+        .putHeader(SOURCE_HEADER, SOURCE_VALUES[lookup.source().ordinal()]);
+    putAge(response, lookup);
+    response.end(ab.block().renderJson(lookup.profile(), variant(ab.block(), lookup)));
     long nanos = System.nanoTime() - started;
     ampTimer.record(nanos, TimeUnit.NANOSECONDS);
     if (accessLog) {

@@ -80,6 +80,11 @@ public final class ProfileCache {
     }
   }
 
+  /** Whole seconds since this profile was read from Redis, on the cache's clock. */
+  public long ageSeconds(Profile profile) {
+    return Math.max(0, (ticker.read() - profile.loadedAtNanos()) / 1_000_000_000L);
+  }
+
   /** Drops a reader's cached profile, so the next open reads Redis. */
   public void invalidate(String uid) {
     cache.synchronous().invalidate(uid);

@@ -172,6 +172,13 @@ class ConfigParserTest {
         .add(new JsonObject().put("segment", "nope")));
     assertThatThrownBy(() -> ConfigParser.parse(bad, Map.of()))
         .hasMessageContaining("blocks.offer.variants[1].segment: must name a rule under segments.rules (got 'nope')");
+    JsonObject badData = yaml("blocks.offer.variants", new io.vertx.core.json.JsonArray()
+        .add(new JsonObject().put("data", "old")));
+    assertThatThrownBy(() -> ConfigParser.parse(badData, Map.of()))
+        .hasMessageContaining("blocks.offer.variants[1].data: must be stale or defaulted (got 'old')");
+    JsonObject both = yaml("blocks.offer.variants", new io.vertx.core.json.JsonArray()
+        .add(new JsonObject().put("data", "stale").put("segment", "lapsed")));
+    assertThatThrownBy(() -> ConfigParser.parse(both, Map.of())).hasMessageContaining("exactly one of segment");
     assertThatThrownBy(() -> ConfigParser.parse(yaml("blocks.offer.values.first_name", "x"), Map.of()))
         .hasMessageContaining("blocks.offer.values.first_name: is already a profile field of this block");
     assertThat(parse(Map.of()).segments().rules()).containsKeys("champions", "cart_abandoned", "browsed_not_bought",

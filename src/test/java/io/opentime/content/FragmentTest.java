@@ -75,9 +75,15 @@ class FragmentTest {
     String html = Http.get(gw.base() + "/v1/fragment/offer?t=" + gw.token("f-cart")).body();
     assertThat(html).contains("data-variant=\"cart_abandoned\"").contains("<h2>You left something in your cart</h2>")
         .contains("Hi Ann,");
-    HttpResponse<String> nobody = Http.get(gw.base() + "/v1/amp/offer?t=forged", "AMP-Email-Sender", TestConfig.SENDER);
-    assertThat(nobody.body()).isEqualTo("{\"items\":[{\"first_name\":\"there\",\"variant\":\"default\","
+    gw.putProfile("f-plain", Map.of("first_name", "Pia"));
+    HttpResponse<String> plain = Http.get(gw.ampUrl("offer", "f-plain"), "AMP-Email-Sender", TestConfig.SENDER);
+    assertThat(plain.body()).isEqualTo("{\"items\":[{\"first_name\":\"Pia\",\"variant\":\"default\","
         + "\"headline\":\"New in this week\",\"cta\":\"See what's new\"}]}");
+    HttpResponse<String> nobody = Http.get(gw.base() + "/v1/amp/offer?t=forged", "AMP-Email-Sender", TestConfig.SENDER);
+    assertThat(nobody.body()).isEqualTo("{\"items\":[{\"first_name\":\"there\",\"variant\":\"defaulted\","
+        + "\"headline\":\"This week's picks\",\"cta\":\"Shop now\"}]}");
+    assertThat(Http.get(gw.base() + "/v1/fragment/offer?t=forged").body()).contains("data-variant=\"defaulted\"")
+        .contains("This week&#39;s picks");
   }
 
   @Test
@@ -89,6 +95,21 @@ class FragmentTest {
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).contains("\"first_name\":\"Odd\"").contains("\"variant\":\"default\"");
     assertThat(gw.counter(GatewayMetrics.SEGMENT_ERRORS, "segment", "cart_abandoned")).isEqualTo(before + 1);
+  }
+
+  @Test
+  @DisplayName("answers say how old their profile data is: 0 from Redis, growing in the cache, absent for defaults")
+  void dataAge() {
+    gw.putProfile("f-age", Map.of("first_name", "Ada"));
+    HttpResponse<String> fresh = Http.get(gw.ampUrl("greeting", "f-age"), "AMP-Email-Sender", TestConfig.SENDER);
+    assertThat(fresh.headers().firstValue("X-Opentime-Data-Age")).hasValue("0");
+    Http.get(gw.ampUrl("greeting", "f-age"), "AMP-Email-Sender", TestConfig.SENDER); // settle the cache entry
+    gw.ticker.advance(java.time.Duration.ofSeconds(7));
+    HttpResponse<String> stale = fragment("f-age");
+    assertThat(stale.headers().firstValue("X-Opentime-Source")).hasValue("stale");
+    assertThat(stale.headers().firstValue("X-Opentime-Data-Age")).hasValue("7");
+    HttpResponse<String> none = Http.get(gw.base() + "/v1/fragment/greeting?t=forged");
+    assertThat(none.headers().firstValue("X-Opentime-Data-Age")).isEmpty();
   }
 
   @Test

@@ -107,6 +107,28 @@ class SegmentsTest {
   }
 
   @Test
+  @DisplayName("data variants: stale data and defaulted answers pick their own variant before any segment")
+  void dataVariants() {
+    var fields = List.of(new io.opentime.config.BlockConfig.Field("first_name", "there"));
+    var config = new io.opentime.config.BlockConfig("b", fields, null, Map.of("headline", "default"), List.of(
+        new io.opentime.config.BlockConfig.Variant("lapsed", null, null, Map.of("headline", "lapsed")),
+        new io.opentime.config.BlockConfig.Variant(null, "stale", null, Map.of("headline", "stale")),
+        new io.opentime.config.BlockConfig.Variant(null, "defaulted", null, Map.of("headline", "defaulted"))));
+    Block block = new BlockRegistry(Map.of("b", config), SHIPPED.segments().fields()).get("b");
+    ProfileSchema schema = new BlockRegistry(Map.of("b", config), SHIPPED.segments().fields()).schema();
+    String[] values = new String[schema.size()];
+    values[schema.indexOf("last_purchase_at")] = ago(Duration.ofDays(90));
+    Profile lapsedReader = new Profile(values, 0);
+    assertThat(block.variantFor(new io.opentime.profile.ProfileLookup(lapsedReader, io.opentime.profile.Source.CACHE,
+        null), segments, schema)).isEqualTo(0);
+    assertThat(block.variantFor(new io.opentime.profile.ProfileLookup(lapsedReader, io.opentime.profile.Source.STALE,
+        null), segments, schema)).isEqualTo(1);
+    assertThat(block.variantFor(io.opentime.profile.ProfileLookup.fallback(io.opentime.profile.FallbackReason.TIMEOUT),
+        segments, schema)).isEqualTo(2);
+    assertThat(block.renderJson(null, 2).toString()).contains("\"variant\":\"defaulted\",\"headline\":\"defaulted\"");
+  }
+
+  @Test
   @DisplayName("a rule that fails for one profile gives the default variant and is reported")
   void runtimeFailure() {
     List<String> order = BLOCKS.get("offer").variantSegments();
