@@ -4,9 +4,13 @@ import io.opentime.config.GatewayConfig;
 import io.opentime.demo.DemoData;
 import io.opentime.token.TokenClaims;
 import io.opentime.token.TokenCodec;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintWriter;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 
@@ -71,6 +75,29 @@ final class DemoBanner {
       }
     }
     out.println();
+    Path email = writeSampleEmail(cfg, host, codec.mint(new TokenClaims(DemoData.READERS.get(0).uid(), "demo", exp)));
+    if (email != null) {
+      out.println("A sample AMP email (amp-list + amp-mustache) calling this gateway for demo-ada: " + email);
+      out.println();
+    }
+  }
+
+  /** Writes the sample AMP email into a fresh temp folder; null (and nothing printed) if that fails. */
+  static Path writeSampleEmail(GatewayConfig cfg, String host, String token) {
+    try (InputStream in = DemoBanner.class.getResourceAsStream("/demo/amp-email.html")) {
+      if (in == null) {
+        return null;
+      }
+      String html = new String(in.readAllBytes(), StandardCharsets.UTF_8)
+          .replace("{{BASE}}", "http://" + host + ":" + cfg.http().port())
+          .replace("{{TOKEN}}", token)
+          .replace("{{UID}}", DemoData.READERS.get(0).uid());
+      Path file = Files.createTempDirectory("opentime-demo-").resolve("amp-email.html");
+      Files.writeString(file, html);
+      return file;
+    } catch (IOException e) {
+      return null;
+    }
   }
 
   /** A concrete address for a configured sender pattern ({@code *@d} becomes {@code news@d}). */

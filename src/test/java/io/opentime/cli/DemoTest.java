@@ -105,6 +105,15 @@ class DemoTest {
       assertThat(run(curls.get(8)).body()).contains("\"variant\":\"cart_abandoned\"").contains("Carmen");
       assertThat(run(curls.get(9)).body()).contains("\"variant\":\"lapsed\"").contains("We miss you");
 
+      java.util.regex.Matcher email = Pattern.compile("sample AMP email .*: (\\S+)$", Pattern.MULTILINE)
+          .matcher(out.toString());
+      assertThat(email.find()).isTrue();
+      String ampEmail = Files.readString(Path.of(email.group(1)));
+      assertThat(ampEmail).contains("<html ⚡4email").contains("amp-list").contains("amp-mustache")
+          .contains("http://127.0.0.1:" + port + "/v1/amp/offer?t=v1.").doesNotContain("{{BASE}}");
+      String src = ampEmail.replaceAll("(?s).*src=\"(http://[^\"]+/v1/amp/greeting[^\"]+)\".*", "$1");
+      assertThat(Http.get(src, "AMP-Email-Sender", ServeCommand.DEMO_SENDER).body()).contains("Ada");
+
       for (Curl c : curls) {
         assertThat(run(c).body()).doesNotContain("@example.com").doesNotContain("+44");
       }
