@@ -131,6 +131,7 @@ class RedisFailureTest {
     HttpResponse<String> stale = timed(() -> gw.greeting("s-ada"));
     assertThat(source(stale)).isEqualTo("stale");
     assertThat(stale.body()).contains("gold");
+    assertThat(stale.headers().firstValue("X-Opentime-Data-Age")).hasValue("5");
     redis.resume();
 
     HttpResponse<String> refreshed = awaitSource("s-ada", "cache", Duration.ofSeconds(10));
