@@ -25,6 +25,14 @@ public final class EmbeddedRedis implements AutoCloseable {
 
   private static final long START_TIMEOUT_MS = 10_000;
   private static Path extracted;
+  /** Every server this JVM started and has not stopped: killed when the JVM exits, whatever path it exits by. */
+  private static final java.util.Set<Process> LIVE = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  static {
+    // SIGKILL also ends a server a test left paused (SIGSTOP).
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE.forEach(Process::destroyForcibly),
+        "embedded-redis-reaper"));
+  }
 
   private final Path binary;
   private final int port;
@@ -76,6 +84,7 @@ public final class EmbeddedRedis implements AutoCloseable {
     if (process != null) {
       process.destroyForcibly();
       waitFor(process);
+      LIVE.remove(process);
     }
   }
 
@@ -97,6 +106,9 @@ public final class EmbeddedRedis implements AutoCloseable {
         waitFor(process);
       }
     }
+    if (process != null) {
+      LIVE.remove(process);
+    }
   }
 
   private void startProcess() throws IOException {
@@ -113,6 +125,7 @@ public final class EmbeddedRedis implements AutoCloseable {
         .redirectErrorStream(true)
         .redirectOutput(logFile.toFile())
         .start();
+    LIVE.add(process);
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(START_TIMEOUT_MS);
     while (System.nanoTime() < deadline) {
       if (!process.isAlive()) {

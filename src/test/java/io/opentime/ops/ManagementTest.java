@@ -39,8 +39,13 @@ class ManagementTest {
 
   @AfterEach
   void tearDown() {
-    gw.close();
-    redis.close();
+    try {
+      if (gw != null) {
+        gw.close();
+      }
+    } finally {
+      redis.close();
+    }
   }
 
   static double sample(String metrics, String name, String labels) {
