@@ -36,8 +36,9 @@ import org.slf4j.LoggerFactory;
  * profile cache, token codec and blocks are shared.
  *
  * <p>{@code GET /v1/amp/{block}?t=TOKEN}: AMP CORS check (403 if refused), token check (defaults if bad), profile
- * lookup (cache, Redis within its deadline, stale, or defaults), JSON. Every answer past the CORS check is a 200
- * with {@code Cache-Control: private, no-store}; nothing on this route redirects or answers 5xx.
+ * lookup (cache, Redis within its deadline, stale, or defaults), variant, JSON. {@code GET /v1/fragment/{block}}:
+ * the same without AMP CORS, rendered with the block's template. Every answer past those checks is a 200 with
+ * {@code Cache-Control: private, no-store}; nothing on these routes redirects or answers 5xx.
  */
 public final class HttpVerticle extends VerticleBase {
 
@@ -138,8 +139,8 @@ public final class HttpVerticle extends VerticleBase {
   }
 
   /**
-   * The hot route bypasses the router: a GET whose raw path is exactly {@code /v1/amp/<configured block>} is
-   * answered directly (profiling showed the router's per-request context and matching at about a seventh of a
+   * The hot routes bypass the router: a GET whose raw path is exactly {@code /v1/amp/<configured block>} or
+   * {@code /v1/fragment/<block with a template>} is answered directly (profiling showed the router's per-request context and matching at about a seventh of a
    * cache-hit answer). Anything else, including encoded or unusual paths, goes through the router as usual.
    */
   private Handler<HttpServerRequest> dispatcher(Router router) {
