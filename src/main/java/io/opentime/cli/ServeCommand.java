@@ -82,9 +82,10 @@ public final class ServeCommand implements Callable<Integer> {
         requireProductionSettings(cfg);
       }
       Gateway gateway = Main.block(Gateway.start(vertx, cfg, registry, Clock.systemUTC(), Ticker.systemTicker()));
-      LOG.info("Opentime listening on {}:{} ({} HTTP instances), management on {}:{}, Redis {}, config {}",
-          cfg.http().host(), cfg.http().port(), cfg.http().instances(), cfg.management().host(),
-          gateway.managementPort(), redactedUrl(cfg.redis().url()), ConfigLoader.describeSource(config));
+      LOG.info("Opentime listening on {}:{} ({} HTTP instances, {} transport), management on {}:{}, Redis {}, "
+          + "config {}", cfg.http().host(), cfg.http().port(), cfg.http().instances(),
+          vertx.isNativeTransportEnabled() ? "native" : "JDK NIO", cfg.management().host(), gateway.managementPort(),
+          redactedUrl(cfg.redis().url()), ConfigLoader.describeSource(config));
       Running running = new Running(vertx, gateway, redis, cfg);
       if (demo) {
         PrintWriter out = spec.commandLine().getOut();
