@@ -5,7 +5,12 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.opentime.config.GatewayConfig;
 import io.opentime.content.BlockRegistry;
 import io.opentime.content.FragmentTemplates;
+import io.opentime.content.Catalog;
+import io.opentime.content.Recommender;
 import io.opentime.content.Segments;
+import io.opentime.config.BlockConfig;
+import java.util.ArrayList;
+import java.util.List;
 import io.opentime.http.AmpCors;
 import io.opentime.http.HttpVerticle;
 import io.opentime.ops.GatewayMetrics;
@@ -58,18 +63,26 @@ public final class Gateway {
                                       Ticker ticker) {
     GatewayServices services;
     try {
-      BlockRegistry blocks = new BlockRegistry(config.blocks(), config.segments().fields());
+      List<String> readOnlyFields = new ArrayList<>(config.segments().fields());
+      if (config.blocks().values().stream().anyMatch(BlockConfig::recommends)) {
+        readOnlyFields.add(config.recommendations().categoriesField());
+        readOnlyFields.add(config.recommendations().purchasedField());
+      }
+      BlockRegistry blocks = new BlockRegistry(config.blocks(), readOnlyFields);
       FragmentTemplates fragments = FragmentTemplates.load(config.blocks(), blocks, config.templatesDir());
       GatewayMetrics metrics = new GatewayMetrics(registry, Set.of(HttpVerticle.AMP_ROUTE, HttpVerticle.FRAGMENT_ROUTE),
           config.blocks().keySet(), config.segments().rules().keySet());
       Segments segments = Segments.compile(config.segments(), clock, metrics::segmentFailed);
       ProfileStore store = new ProfileStore(vertx, config.redis(), blocks.schema(), ticker, metrics);
+      Recommender recommender = new Recommender(config.recommendations(),
+          new Catalog(config.recommendations(), store, ticker), blocks.schema());
       services = new GatewayServices(config,
           new VerifiedTokens(new TokenCodec(config.tokenKeys(), clock), VERIFIED_TOKENS),
           new AmpCors(config.amp()),
           blocks,
           fragments,
           segments,
+          recommender,
           store,
           new ProfileCache(config.cache(), store, ticker, metrics),
           metrics);

@@ -3,6 +3,7 @@ package io.opentime;
 import io.opentime.config.GatewayConfig;
 import io.opentime.content.BlockRegistry;
 import io.opentime.content.FragmentTemplates;
+import io.opentime.content.Recommender;
 import io.opentime.content.Segments;
 import io.opentime.http.AmpCors;
 import io.opentime.ops.GatewayMetrics;
@@ -12,6 +13,6 @@ import io.opentime.token.VerifiedTokens;
 
 /** The process-wide pieces every HTTP verticle instance shares. All are thread-safe. */
 public record GatewayServices(GatewayConfig config, VerifiedTokens tokens, AmpCors cors, BlockRegistry blocks,
-                              FragmentTemplates fragments, Segments segments, ProfileStore store, ProfileCache cache,
+                              FragmentTemplates fragments, Segments segments, Recommender recommender, ProfileStore store, ProfileCache cache,
                               GatewayMetrics metrics) {
 }

@@ -64,6 +64,11 @@ final class DemoBanner {
     out.println();
     out.println("# no allowed sender: 403, no data");
     out.println("curl -si '" + base + ada + "'");
+    if (cfg.blocks().containsKey("recommendations")) {
+      out.println();
+      out.println("# recommendations for demo-ada: her recent categories, minus what she bought, then best sellers");
+      out.println("curl -si" + senderHeader + " '" + base.replace("/greeting?", "/recommendations?") + ada + "'");
+    }
     if (cfg.blocks().containsKey("offer")) {
       for (DemoData.Reader r : DemoData.READERS) {
         if (DemoData.OFFER_READERS.contains(r.uid())) {

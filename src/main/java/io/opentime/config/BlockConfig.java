@@ -10,7 +10,7 @@ import java.util.Map;
  * profile field ever leaves the gateway through this block.
  */
 public record BlockConfig(String name, List<Field> fields, String template, Map<String, String> values,
-                          List<Variant> variants) {
+                          List<Variant> variants, int recommend) {
 
   public BlockConfig {
     fields = List.copyOf(fields);
@@ -19,7 +19,17 @@ public record BlockConfig(String name, List<Field> fields, String template, Map<
   }
 
   public BlockConfig(String name, List<Field> fields, String template) {
-    this(name, fields, template, Map.of(), List.of());
+    this(name, fields, template, Map.of(), List.of(), 0);
+  }
+
+  public BlockConfig(String name, List<Field> fields, String template, Map<String, String> values,
+                     List<Variant> variants) {
+    this(name, fields, template, values, variants, 0);
+  }
+
+  /** True for a recommendations block: it answers {@code recommend} products rather than profile fields. */
+  public boolean recommends() {
+    return recommend > 0;
   }
 
   public BlockConfig(String name, List<Field> fields) {

@@ -71,9 +71,11 @@ public final class ConfigParser {
     AmpConfig amp = amp(top.child("amp"));
     CacheConfig cache = cache(top.child("cache"));
     SegmentsConfig segments = segments(top.child("segments"));
+    RecommendationsConfig recommendations = recommendations(top.child("recommendations"));
     Map<String, BlockConfig> blocks = blocks(top.child("blocks"), segments);
     top.rejectUnknown();
-    return new GatewayConfig(http, management, redis, keys, amp, cache, segments, blocks, envSources.keySet(), null);
+    return new GatewayConfig(http, management, redis, keys, amp, cache, segments, recommendations, blocks,
+        envSources.keySet(), null);
   }
 
   private static HttpConfig http(ConfigNode n) {
@@ -182,6 +184,22 @@ public final class ConfigParser {
     return new CacheConfig(max, refresh, expire);
   }
 
+  private static RecommendationsConfig recommendations(ConfigNode n) {
+    String categories = n.string("categories-field", "recent_categories");
+    String purchased = n.string("purchased-field", "purchased");
+    for (String[] f : new String[][] {{"categories-field", categories}, {"purchased-field", purchased}}) {
+      if (!FIELD_NAME.matcher(f[1]).matches()) {
+        throw n.error(f[0], "'" + f[1] + "' is not a valid field name");
+      }
+    }
+    int count = n.integer("categories", 3, 1, 20);
+    int candidates = n.integer("candidates", 20, 1, 200);
+    Duration refresh = n.duration("rankings-refresh", Duration.ofSeconds(60), Duration.ofSeconds(1), Duration.ofDays(1));
+    Duration ttl = n.duration("products-ttl", Duration.ofMinutes(5), Duration.ofSeconds(1), Duration.ofDays(1));
+    n.rejectUnknown();
+    return new RecommendationsConfig(categories, purchased, count, candidates, refresh, ttl);
+  }
+
   private static String template(ConfigNode n) {
     String template = n.string("template", null);
     if (template != null && !TEMPLATE_NAME.matcher(template).matches()) {
@@ -248,6 +266,7 @@ public final class ConfigParser {
         throw b.error("fields", "a block needs at least one field (name: default value)");
       }
       String template = template(b);
+      int recommend = b.integer("recommend", 0, 0, 50);
       Map<String, String> values = values(b, "values", fields);
       List<BlockConfig.Variant> variants = new ArrayList<>();
       Object rawVariants = b.raw("variants");
@@ -283,7 +302,10 @@ public final class ConfigParser {
         }
       }
       b.rejectUnknown();
-      blocks.put(name, new BlockConfig(name, fields, template, values, variants));
+      if (recommend > 0 && !variants.isEmpty()) {
+        throw b.error("variants", "a recommendations block has no variants (yet)");
+      }
+      blocks.put(name, new BlockConfig(name, fields, template, values, variants, recommend));
     }
     return blocks;
   }

@@ -8,6 +8,7 @@ import java.util.Set;
 /** The whole validated configuration. Immutable; built once by {@link ConfigLoader}. */
 public record GatewayConfig(HttpConfig http, ManagementConfig management, RedisConfig redis, TokenKeys tokenKeys,
                             AmpConfig amp, CacheConfig cache, SegmentsConfig segments,
+                            RecommendationsConfig recommendations,
                             Map<String, BlockConfig> blocks, Set<String> fromEnvironment, Path templatesDir) {
 
   public GatewayConfig {
@@ -21,31 +22,31 @@ public record GatewayConfig(HttpConfig http, ManagementConfig management, RedisC
   }
 
   public GatewayConfig withTokenKeys(TokenKeys keys) {
-    return new GatewayConfig(http, management, redis, keys, amp, cache, segments, blocks, fromEnvironment, templatesDir);
+    return new GatewayConfig(http, management, redis, keys, amp, cache, segments, recommendations, blocks, fromEnvironment, templatesDir);
   }
 
   public GatewayConfig withHttp(HttpConfig h) {
-    return new GatewayConfig(h, management, redis, tokenKeys, amp, cache, segments, blocks, fromEnvironment, templatesDir);
+    return new GatewayConfig(h, management, redis, tokenKeys, amp, cache, segments, recommendations, blocks, fromEnvironment, templatesDir);
   }
 
   /** Fragment templates are read from this directory; null means the copies built into the jar. */
   public GatewayConfig withTemplatesDir(Path dir) {
-    return new GatewayConfig(http, management, redis, tokenKeys, amp, cache, segments, blocks, fromEnvironment, dir);
+    return new GatewayConfig(http, management, redis, tokenKeys, amp, cache, segments, recommendations, blocks, fromEnvironment, dir);
   }
 
   public GatewayConfig withManagement(ManagementConfig m) {
-    return new GatewayConfig(http, m, redis, tokenKeys, amp, cache, segments, blocks, fromEnvironment, templatesDir);
+    return new GatewayConfig(http, m, redis, tokenKeys, amp, cache, segments, recommendations, blocks, fromEnvironment, templatesDir);
   }
 
   public GatewayConfig withRedis(RedisConfig r) {
-    return new GatewayConfig(http, management, r, tokenKeys, amp, cache, segments, blocks, fromEnvironment, templatesDir);
+    return new GatewayConfig(http, management, r, tokenKeys, amp, cache, segments, recommendations, blocks, fromEnvironment, templatesDir);
   }
 
   public GatewayConfig withAmp(AmpConfig a) {
-    return new GatewayConfig(http, management, redis, tokenKeys, a, cache, segments, blocks, fromEnvironment, templatesDir);
+    return new GatewayConfig(http, management, redis, tokenKeys, a, cache, segments, recommendations, blocks, fromEnvironment, templatesDir);
   }
 
   public GatewayConfig withCache(CacheConfig c) {
-    return new GatewayConfig(http, management, redis, tokenKeys, amp, c, segments, blocks, fromEnvironment, templatesDir);
+    return new GatewayConfig(http, management, redis, tokenKeys, amp, c, segments, recommendations, blocks, fromEnvironment, templatesDir);
   }
 }

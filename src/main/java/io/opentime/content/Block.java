@@ -31,6 +31,7 @@ public final class Block {
   private final int[] segmentVariant; // variant index of each entry of variantSegments
   private final int staleVariant;
   private final int defaultedVariant;
+  private final int recommend;
   private final List<Map<String, String>> extras; // index 0: default variant, i + 1: variant i
   private final byte[][] extraJson;
   private final Buffer defaults;
@@ -71,6 +72,7 @@ public final class Block {
     this.variantSegments = List.copyOf(segs);
     this.segmentVariant = segIdx.stream().mapToInt(Integer::intValue).toArray();
     this.staleVariant = stale;
+    this.recommend = config.recommend();
     this.defaultedVariant = defaulted;
     List<Map<String, String>> ex = new java.util.ArrayList<>();
     ex.add(extra(config.variants().isEmpty() ? null : "default", config.values()));
@@ -144,6 +146,27 @@ public final class Block {
   /** The AMP body for a profile (null: defaults only) and variant (-1: the default variant). */
   public Buffer renderJson(Profile profile, int variant) {
     return profile == null && variant < 0 ? defaults : render(profile, variant);
+  }
+
+  /** The AMP body of a recommendations block: one item per product (id, name, price, image, link). */
+  public static Buffer renderProducts(List<Product> products) {
+    JsonStringEncoder enc = JsonStringEncoder.getInstance();
+    StringBuilder json = new StringBuilder(64 + 160 * products.size()).append("{\"items\":[");
+    for (int i = 0; i < products.size(); i++) {
+      Product p = products.get(i);
+      json.append(i == 0 ? "{" : ",{")
+          .append("\"id\":\"").append(enc.quoteAsString(p.id()))
+          .append("\",\"name\":\"").append(enc.quoteAsString(p.name()))
+          .append("\",\"price\":\"").append(enc.quoteAsString(p.price()))
+          .append("\",\"image\":\"").append(enc.quoteAsString(p.image()))
+          .append("\",\"link\":\"").append(enc.quoteAsString(p.link())).append("\"}");
+    }
+    return Buffer.buffer(json.append("]}").toString());
+  }
+
+  /** The number of products a recommendations block shows; 0 for a block of profile fields. */
+  public int recommend() {
+    return recommend;
   }
 
   /** The AMP body of the default variant. */

@@ -44,7 +44,7 @@ public final class FragmentTemplates {
      * Renders what the block exposes for a variant (-1: default); throws if the template fails (callers answer
      * the default fragment).
      */
-    public String render(Map<String, String> fields, int variant) {
+    public String render(Map<String, ?> fields, int variant) {
       Mustache m = variant < 0 || variants.get(variant) == null ? mustache : variants.get(variant);
       StringWriter out = new StringWriter(256);
       m.execute(out, fields);
@@ -87,7 +87,11 @@ public final class FragmentTemplates {
       String defaultFragment;
       try {
         StringWriter out = new StringWriter();
-        mustache.execute(out, registry.get(block.name()).fields(null, -1));
+        Map<String, Object> scope = new java.util.LinkedHashMap<>(registry.get(block.name()).fields(null, -1));
+        if (block.recommends()) {
+          scope.put("products", List.of()); // the default fragment of a recommendations block: no products
+        }
+        mustache.execute(out, scope);
         defaultFragment = out.toString();
       } catch (RuntimeException e) {
         throw new ConfigException("template " + where + ": does not render with the block's defaults: " + e.getMessage());

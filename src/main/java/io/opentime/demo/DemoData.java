@@ -16,8 +16,9 @@ import java.util.Map;
 
 /**
  * The demo readers. Each shows one behaviour: a full profile, a profile missing a field (its default is used), a
- * profile with hostile characters (escaped in JSON), and a reader with no profile at all (defaults). Every profile
- * also holds fields no block exposes (email, phone), which must never appear in an answer.
+ * profile with hostile characters (escaped in JSON), a reader with no profile at all (defaults), readers in segments,
+ * and a small catalog for recommendations. Every profile also holds fields no block exposes (email, phone), which
+ * must never appear in an answer.
  */
 public final class DemoData {
 
@@ -27,7 +28,8 @@ public final class DemoData {
 
   public static final List<Reader> READERS = List.of(
       new Reader("demo-ada", "a gold-tier reader with a full profile",
-          fields("first_name", "Ada", "loyalty_tier", "gold", "email", "ada@example.com", "phone", "+44 20 7946 0000")),
+          fields("first_name", "Ada", "loyalty_tier", "gold", "email", "ada@example.com", "phone", "+44 20 7946 0000",
+              "recent_categories", "shoes,bags", "purchased", "shoe-1")),
       new Reader("demo-bob", "a reader without a loyalty tier: the block default 'member' fills in",
           fields("first_name", "Bob", "email", "bob@example.com")),
       new Reader("demo-zoe", "a profile with markup and quotes in it, escaped in the JSON",
@@ -57,8 +59,18 @@ public final class DemoData {
     return m;
   }
 
+  /** The demo catalog: product id, name, price, category, rank score (higher first). */
+  private static final String[][] PRODUCTS = {
+      {"shoe-1", "Trail runner", "€120.00", "shoes", "95"},
+      {"shoe-2", "City sneaker", "€89.00", "shoes", "90"},
+      {"shoe-3", "Suede loafer", "€140.00", "shoes", "70"},
+      {"bag-1", "Canvas tote", "€45.00", "bags", "80"},
+      {"bag-2", "Leather backpack", "€210.00", "bags", "60"},
+      {"hat-1", "Wool beanie", "€25.00", "hats", "50"}};
+  private static final List<String> BESTSELLERS = List.of("hat-1", "shoe-2", "bag-1");
+
   /**
-   * Writes the demo profiles, replacing earlier ones, with a short-lived client. One batch on one connection: each
+   * Writes the demo profiles and catalog, replacing earlier ones, with a short-lived client. One batch on one connection: each
    * DEL must run before its HSET, which separately sent commands on a pooled client do not guarantee.
    */
   public static Future<Void> load(Vertx vertx, RedisConfig config) {
@@ -72,6 +84,16 @@ public final class DemoData {
         r.fields().forEach((k, v) -> hset.arg(k).arg(v));
         writes.add(hset);
       }
+    }
+    for (String[] p : PRODUCTS) {
+      writes.add(Request.cmd(Command.HSET).arg("product:" + p[0]).arg("name").arg(p[1]).arg("price").arg(p[2])
+          .arg("image").arg("https://img.opentime.example/" + p[0] + ".jpg")
+          .arg("url").arg("https://shop.opentime.example/p/" + p[0]));
+      writes.add(Request.cmd(Command.ZADD).arg("catalog:category:" + p[3]).arg(p[4]).arg(p[0]));
+    }
+    writes.add(Request.cmd(Command.DEL).arg("catalog:bestsellers"));
+    for (int i = 0; i < BESTSELLERS.size(); i++) {
+      writes.add(Request.cmd(Command.ZADD).arg("catalog:bestsellers").arg(BESTSELLERS.size() - i).arg(BESTSELLERS.get(i)));
     }
     return client.batch(writes).<Void>mapEmpty().eventually(client::close);
   }

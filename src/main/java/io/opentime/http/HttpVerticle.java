@@ -6,6 +6,7 @@ import io.opentime.GatewayServices;
 import io.opentime.config.HttpConfig;
 import io.opentime.content.Block;
 import io.opentime.content.FragmentTemplates;
+import io.opentime.content.Product;
 import io.opentime.profile.FallbackReason;
 import io.opentime.profile.ProfileLookup;
 import io.opentime.profile.RedisLink;
@@ -24,6 +25,7 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -210,7 +212,15 @@ public final class HttpVerticle extends VerticleBase {
       plain(response, 400, BAD_REQUEST); // e.g. a bad % escape; no header has been set yet
       return;
     }
-    lookup(token, ab.block(), lookup -> answer(response, ab, lookup, started));
+    lookup(token, ab.block(), lookup -> {
+      if (ab.block().recommend() > 0) {
+        services.recommender().recommend(lookup.profile(), ab.block().recommend())
+            .onComplete(ar -> answer(response, ab, lookup, started,
+                Block.renderProducts(ar.succeeded() ? ar.result() : java.util.List.of())));
+      } else {
+        answer(response, ab, lookup, started, ab.block().renderJson(lookup.profile(), variant(ab.block(), lookup)));
+      }
+    });
   }
 
   /**
@@ -248,19 +258,32 @@ public final class HttpVerticle extends VerticleBase {
       plain(response, 400, BAD_REQUEST);
       return;
     }
-    lookup(token, fb.block(), lookup -> answerFragment(response, fb, lookup, started));
+    lookup(token, fb.block(), lookup -> {
+      if (fb.block().recommend() > 0) {
+        services.recommender().recommend(lookup.profile(), fb.block().recommend())
+            .onComplete(ar -> answerFragment(response, fb, lookup, started,
+                ar.succeeded() ? ar.result() : java.util.List.of()));
+      } else {
+        answerFragment(response, fb, lookup, started, null);
+      }
+    });
   }
 
-  private void answerFragment(HttpServerResponse response, FragmentBlock fb, ProfileLookup lookup, long started) {
+  private void answerFragment(HttpServerResponse response, FragmentBlock fb, ProfileLookup lookup, long started,
+                              List<Product> products) {
     String html;
     ProfileLookup answered = lookup;
     int defaultedVariant = lookup.profile() == null ? variant(fb.block(), lookup) : -1;
-    if (lookup.profile() == null && defaultedVariant < 0) {
+    if (lookup.profile() == null && defaultedVariant < 0 && products == null) {
       html = fb.template().defaultFragment();
     } else {
       try {
         int variant = lookup.profile() == null ? defaultedVariant : variant(fb.block(), lookup);
-        html = fb.template().render(fb.block().fields(lookup.profile(), variant), variant);
+        Map<String, Object> scope = new HashMap<>(fb.block().fields(lookup.profile(), variant));
+        if (products != null) {
+          scope.put("products", products.stream().map(Product::asFields).toList());
+        }
+        html = fb.template().render(scope, variant);
       } catch (RuntimeException e) {
         LOG.warn("template {} failed to render; answering the default fragment: {}", fb.template().file(),
             e.getMessage());
@@ -329,7 +352,7 @@ public final class HttpVerticle extends VerticleBase {
     return raw;
   }
 
-  private void answer(HttpServerResponse response, AmpBlock ab, ProfileLookup lookup, long started) {
+  private void answer(HttpServerResponse response, AmpBlock ab, ProfileLookup lookup, long started, Buffer body) {
     services.metrics().answered(ab.answers(), lookup.source(), lookup.reason());
     if (response.ended() || response.closed()) {
       return;
@@ -339,7 +362,7 @@ public final class HttpVerticle extends VerticleBase {
         .putHeader(NOSNIFF_HEADER, NOSNIFF)
         .putHeader(SOURCE_HEADER, SOURCE_VALUES[lookup.source().ordinal()]);
     putAge(response, lookup);
-    response.end(ab.block().renderJson(lookup.profile(), variant(ab.block(), lookup)));
+    response.end(body);
     long nanos = System.nanoTime() - started;
     ampTimer.record(nanos, TimeUnit.NANOSECONDS);
     if (accessLog) {

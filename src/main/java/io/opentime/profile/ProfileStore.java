@@ -119,13 +119,26 @@ public final class ProfileStore {
     if (schema.size() == 0) {
       return Future.succeededFuture(new Profile(new String[0], ticker.read()));
     }
+    return onOwningLoop(uid, link -> fetchOn(link, uid));
+  }
+
+  /**
+   * Any other read (the catalog), with the same deadline, breaker and sharding as profile reads: one command on the
+   * connection that owns {@code shardKey}. Fails with a {@link RedisUnavailableException}.
+   */
+  public Future<Response> read(String shardKey, Request request) {
+    return onOwningLoop(shardKey, link -> breaker.<Response>execute(() -> link.send(request))
+        .recover(err -> Future.failedFuture(classify(err))));
+  }
+
+  private <T> Future<T> onOwningLoop(String shardKey, java.util.function.Function<RedisLink, Future<T>> action) {
     List<RedisLink> current = links;
     if (current.isEmpty()) {
       return Future.failedFuture(new RedisUnavailableException(FallbackReason.NOT_CONNECTED, "no Redis link registered"));
     }
-    RedisLink link = current.get(Math.floorMod(uid.hashCode(), current.size()));
-    Promise<Profile> promise = Promise.promise();
-    link.context().runOnContext(v -> fetchOn(link, uid).onComplete(promise));
+    RedisLink link = current.get(Math.floorMod(shardKey.hashCode(), current.size()));
+    Promise<T> promise = Promise.promise();
+    link.context().runOnContext(v -> action.apply(link).onComplete(promise));
     // The breaker bounds the read itself; this bounds the hand-over too (a loop shutting down drops its tasks).
     return promise.future().timeout(handOverDeadlineMs, TimeUnit.MILLISECONDS)
         .recover(err -> Future.failedFuture(classify(err)));

@@ -68,9 +68,9 @@ class DemoTest {
     ServeCommand.Running running = serve.start();
     try {
       List<Curl> curls = parse(out.toString());
-      assertThat(curls).hasSize(10);
+      assertThat(curls).hasSize(11);
       assertThat(curls).allSatisfy(c -> assertThat(c.url()).matches("http://127\\.0\\.0\\.1:" + port
-          + "/v1/(amp|fragment)/(greeting|offer)\\?t=.*"));
+          + "/v1/(amp|fragment)/(greeting|offer|recommendations)\\?t=.*"));
 
       HttpResponse<String> ada = run(curls.get(0));
       assertThat(ada.statusCode()).isEqualTo(200);
@@ -102,8 +102,10 @@ class DemoTest {
       assertThat(noSender.statusCode()).isEqualTo(403);
       assertThat(noSender.body()).doesNotContain("Ada");
 
-      assertThat(run(curls.get(8)).body()).contains("\"variant\":\"cart_abandoned\"").contains("Carmen");
-      assertThat(run(curls.get(9)).body()).contains("\"variant\":\"lapsed\"").contains("We miss you");
+      assertThat(curls.get(8).comment()).contains("recommendations");
+      assertThat(run(curls.get(8)).body()).contains("\"id\":\"shoe-2\"").doesNotContain("shoe-1");
+      assertThat(run(curls.get(9)).body()).contains("\"variant\":\"cart_abandoned\"").contains("Carmen");
+      assertThat(run(curls.get(10)).body()).contains("\"variant\":\"lapsed\"").contains("We miss you");
 
       java.util.regex.Matcher email = Pattern.compile("sample AMP email .*: (\\S+)$", Pattern.MULTILINE)
           .matcher(out.toString());
