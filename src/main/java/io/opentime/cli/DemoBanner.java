@@ -68,6 +68,9 @@ final class DemoBanner {
       out.println();
       out.println("# recommendations for demo-ada: her recent categories, minus what she bought, then best sellers");
       out.println("curl -si" + senderHeader + " '" + base.replace("/greeting?", "/recommendations?") + ada + "'");
+      out.println();
+      out.println("# the same as an HTML fragment");
+      out.println("curl -si '" + base.replace("/v1/amp/greeting?", "/v1/fragment/recommendations?") + ada + "'");
     }
     if (cfg.blocks().containsKey("offer")) {
       for (DemoData.Reader r : DemoData.READERS) {
@@ -78,6 +81,12 @@ final class DemoBanner {
               + codec.mint(new TokenClaims(r.uid(), "demo", exp)) + "'");
         }
       }
+    }
+    if (cfg.blocks().containsKey("offer")) {
+      out.println();
+      out.println("# the offer block as an HTML fragment, for the reader in the cart_abandoned segment");
+      out.println("curl -si '" + base.replace("/v1/amp/greeting?", "/v1/fragment/offer?")
+          + codec.mint(new TokenClaims("demo-cart", "demo", exp)) + "'");
     }
     out.println();
     Path email = writeSampleEmail(cfg, host, codec.mint(new TokenClaims(DemoData.READERS.get(0).uid(), "demo", exp)));

@@ -38,11 +38,20 @@ public final class DemoData {
       new Reader("demo-cart", "left a cart three hours ago: the offer block's cart_abandoned variant",
           fields("first_name", "Carmen", "loyalty_tier", "silver", "cart_updated_at", ago(Duration.ofHours(3)),
               "last_purchase_at", ago(Duration.ofDays(20)))),
+      new Reader("demo-champion", "bought 10 days ago, 7 orders and 900 spent this year: the champions variant",
+          fields("first_name", "Chiara", "last_purchase_at", ago(Duration.ofDays(10)), "orders_365d", "7",
+              "spend_365d", "900")),
+      new Reader("demo-browser", "viewed bags 5 hours ago, bought nothing since: the browsed_not_bought variant",
+          fields("first_name", "Bea", "last_view_at", ago(Duration.ofHours(5)), "last_view_category", "bags",
+              "last_purchase_at", ago(Duration.ofDays(30)))),
       new Reader("demo-lapsed", "last bought 90 days ago: the offer block's lapsed variant",
-          fields("first_name", "Luis", "last_purchase_at", ago(Duration.ofDays(90)))));
+          fields("first_name", "Luis", "last_purchase_at", ago(Duration.ofDays(90)))),
+      new Reader("demo-fan", "engagement score 82, in no other segment: the engaged variant",
+          fields("first_name", "Femi", "engagement_score", "82")));
 
-  /** Readers the demo shows the segmented offer block for. */
-  public static final List<String> OFFER_READERS = List.of("demo-cart", "demo-lapsed");
+  /** Readers the demo shows the segmented offer block for, one per segment. */
+  public static final List<String> OFFER_READERS =
+      List.of("demo-cart", "demo-champion", "demo-browser", "demo-lapsed", "demo-fan");
 
   private static String ago(Duration d) {
     return Instant.now().minus(d).truncatedTo(ChronoUnit.SECONDS).toString();

@@ -68,7 +68,7 @@ class DemoTest {
     ServeCommand.Running running = serve.start();
     try {
       List<Curl> curls = parse(out.toString());
-      assertThat(curls).hasSize(11);
+      assertThat(curls).hasSize(16);
       assertThat(curls).allSatisfy(c -> assertThat(c.url()).matches("http://127\\.0\\.0\\.1:" + port
           + "/v1/(amp|fragment)/(greeting|offer|recommendations)\\?t=.*"));
 
@@ -104,8 +104,12 @@ class DemoTest {
 
       assertThat(curls.get(8).comment()).contains("recommendations");
       assertThat(run(curls.get(8)).body()).contains("\"id\":\"shoe-2\"").doesNotContain("shoe-1");
-      assertThat(run(curls.get(9)).body()).contains("\"variant\":\"cart_abandoned\"").contains("Carmen");
-      assertThat(run(curls.get(10)).body()).contains("\"variant\":\"lapsed\"").contains("We miss you");
+      assertThat(run(curls.get(9)).body()).contains("City sneaker").contains("<li>");
+      String[] variants = {"cart_abandoned", "champions", "browsed_not_bought", "lapsed", "engaged"};
+      for (int i = 0; i < variants.length; i++) {
+        assertThat(run(curls.get(10 + i)).body()).as(variants[i]).contains("\"variant\":\"" + variants[i] + "\"");
+      }
+      assertThat(run(curls.get(15)).body()).contains("data-variant=\"cart_abandoned\"");
 
       java.util.regex.Matcher email = Pattern.compile("sample AMP email .*: (\\S+)$", Pattern.MULTILINE)
           .matcher(out.toString());

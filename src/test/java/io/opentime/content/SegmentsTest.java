@@ -98,7 +98,7 @@ class SegmentsTest {
   @DisplayName("variants are tried in order: the first matching segment wins, none matching is the default")
   void firstMatchWins() {
     List<String> order = BLOCKS.get("offer").variantSegments();
-    assertThat(order).containsExactly("cart_abandoned", "champions", "browsed_not_bought", "lapsed");
+    assertThat(order).containsExactly("cart_abandoned", "champions", "browsed_not_bought", "lapsed", "engaged");
     Profile both = profile(Map.of("cart_updated_at", ago(Duration.ofHours(2)), "last_view_at", ago(Duration.ofHours(1))));
     assertThat(segments.select(order, both, SCHEMA)).isEqualTo(0);
     assertThat(segments.select(order, profile(Map.of("last_view_at", ago(Duration.ofHours(1)))), SCHEMA)).isEqualTo(2);
