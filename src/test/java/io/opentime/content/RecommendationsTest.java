@@ -81,6 +81,26 @@ class RecommendationsTest {
   }
 
   @Test
+  @DisplayName("with rankings cached, an uncached reader and uncached products cost one profile read and one batch of "
+      + "product reads, no ranking read")
+  void coldRecommendationReads() {
+    String cold = "cold-" + RUN;
+    rank("catalog:category:" + cold, "c1", 3, "c2", 2, "c3", 1);
+    for (String id : List.of("c1", "c2", "c3")) {
+      product(id, "Cold " + id, "€1.00");
+    }
+    // Warms the ranking (and the best sellers) without touching c1-c3: this reader bought them all.
+    gw.putProfile("r-warm", Map.of("recent_categories", cold, "purchased", "c1,c2,c3"));
+    ids("r-warm");
+    gw.putProfile("r-cold", Map.of("recent_categories", cold));
+    long hmget = gw.calls("hmget");
+    long zrevrange = gw.calls("zrevrange");
+    assertThat(ids("r-cold")).containsExactly("c1", "c2", "c3", "top1");
+    assertThat(gw.calls("hmget") - hmget).as("profile + c1, c2, c3").isEqualTo(4);
+    assertThat(gw.calls("zrevrange") - zrevrange).isZero();
+  }
+
+  @Test
   @DisplayName("no profile data (a forged token): best sellers")
   void defaultsAreBestsellers() {
     JsonArray items = new JsonObject(Http.get(gw.base() + "/v1/amp/recommendations?t=forged",

@@ -73,10 +73,15 @@ public final class RunningGateway implements AutoCloseable {
 
   /** Total HMGET calls Redis has served so far (INFO commandstats). */
   public long hmgetCalls() {
+    return calls("hmget");
+  }
+
+  /** Total calls of a command (lower case) Redis has served so far (INFO commandstats). */
+  public long calls(String command) {
     Response info = Main.block(redis.send(Request.cmd(Command.INFO).arg("commandstats")));
     for (String line : info.toString().split("\r?\n")) {
-      if (line.startsWith("cmdstat_hmget:")) {
-        return Long.parseLong(line.replaceAll("^cmdstat_hmget:calls=(\\d+),.*", "$1"));
+      if (line.startsWith("cmdstat_" + command + ":")) {
+        return Long.parseLong(line.replaceAll("^cmdstat_" + command + ":calls=(\\d+),.*", "$1"));
       }
     }
     return 0;
