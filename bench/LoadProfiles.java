@@ -13,7 +13,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Loads N reader profiles into Redis for the Opentime benchmark: {@code HSET profile:u<i> first_name .. loyalty_tier ..}
+ * Loads N reader profiles into Redis for the Opentime benchmark: {@code HSET profile:u<i> first_name .. loyalty_tier ..
+ * recent_categories .. purchased ..}, and a catalog of 10 categories x 20 products for the recommendations scenario.
  * for i = 0..N-1, pipelined on one connection in batches (a bounded number of batches in flight).
  *
  * <p>{@code java -cp target/opentime-gateway.jar bench/LoadProfiles.java redis://127.0.0.1:PORT N}
@@ -97,7 +98,22 @@ public final class LoadProfiles {
       for (int i = from; i < to; i++) {
         batch.add(Request.cmd(Command.HSET).arg("profile:u" + i)
             .arg("first_name").arg(NAMES[i % NAMES.length])
-            .arg("loyalty_tier").arg(TIERS[i % TIERS.length]));
+            .arg("loyalty_tier").arg(TIERS[i % TIERS.length])
+            .arg("recent_categories").arg("cat" + (i % 10) + ",cat" + ((i + 3) % 10))
+            .arg("purchased").arg("p" + (i % 10) + "-0"));
+      }
+      if (from == 0) {
+        // The catalog for the recommendations scenario: 10 categories of 20 products, and best sellers.
+        for (int c = 0; c < 10; c++) {
+          for (int p = 0; p < 20; p++) {
+            String id = "p" + c + "-" + p;
+            batch.add(Request.cmd(Command.HSET).arg("product:" + id).arg("name").arg("Product " + id)
+                .arg("price").arg((10 + p) + ".00").arg("image").arg("https://img.example/" + id + ".jpg")
+                .arg("url").arg("https://shop.example/p/" + id));
+            batch.add(Request.cmd(Command.ZADD).arg("catalog:category:cat" + c).arg(100 - p).arg(id));
+          }
+          batch.add(Request.cmd(Command.ZADD).arg("catalog:bestsellers").arg(10 - c).arg("p" + c + "-1"));
+        }
       }
       Future<List<Response>> sent = conn.batch(batch);
       sent.onComplete(ar -> {

@@ -487,6 +487,23 @@ CONNECTIONS=$SAVED_CONNECTIONS
 echo "  paced: $PACED_CONNECTIONS connections, ${PACE_MS} ms between requests: gateway at $PACED_GW_RPS req/s ($PACED_SHARE of its saturated median)"
 verdict "hot, paced: gateway p99 = $PACED_GW_P99 ms at $PACED_SHARE of max (target < 5 ms)" "$PACED_GW_P99 < 5"
 
+# Recommendations fragment (issue #3): a rendered recommendations fragment from cache against the cache-hit
+# greeting JSON, same gateway, same script, alternating.
+REC_RPS=()
+GREET_RPS=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  run_wrk "greeting-json-$r" "$GW_PORT" "$HOT_TOKENS" "$DURATION"
+  GREET_RPS+=("$(field rps)")
+  export OPENTIME_PATH=/v1/fragment/recommendations
+  run_wrk "recommendations-fragment-$r" "$GW_PORT" "$HOT_TOKENS" "$DURATION"
+  unset OPENTIME_PATH
+  show_run "round $r recs fragment"
+  REC_RPS+=("$(field rps)")
+done
+REC_RATIO=$(ratio "$(median "${REC_RPS[@]}")" "$(median "${GREET_RPS[@]}")")
+echo "  recommendations fragment: $(median "${REC_RPS[@]}") req/s vs greeting JSON $(median "${GREET_RPS[@]}") req/s"
+verdict "recs fragment: ratio to cache-hit greeting JSON = $REC_RATIO (target >= 0.60)" "$REC_RATIO >= 0.60"
+
 HOT_RSS=$(rss_of "$GW_PID")
 CEIL_RSS=$(rss_of "$CEIL_PID")
 echo "  RSS after the hot scenario: gateway #$GW_N $HOT_RSS, ceiling $CEIL_RSS"

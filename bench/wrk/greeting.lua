@@ -51,7 +51,9 @@ function init(args)
   -- Format the request once around a marker, then splice each token in: request() costs one concatenation
   -- (none with a single token) and init stays fast with many tokens, so the run starts at once.
   local marker = "@OPENTIME_TOKEN@"
-  local template = wrk.format("GET", "/v1/amp/greeting?t=" .. marker)
+  -- OPENTIME_PATH picks the endpoint (default the AMP greeting), e.g. /v1/fragment/recommendations
+  local path = os.getenv("OPENTIME_PATH") or "/v1/amp/greeting"
+  local template = wrk.format("GET", path .. "?t=" .. marker)
   local at = string.find(template, marker, 1, true)
   prefix_ = string.sub(template, 1, at - 1)
   suffix_ = string.sub(template, at + #marker)

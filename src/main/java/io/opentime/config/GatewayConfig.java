@@ -34,6 +34,11 @@ public record GatewayConfig(HttpConfig http, ManagementConfig management, RedisC
     return new GatewayConfig(http, management, redis, tokenKeys, amp, cache, segments, recommendations, blocks, fromEnvironment, dir);
   }
 
+  public GatewayConfig withBlocks(Map<String, BlockConfig> b) {
+    return new GatewayConfig(http, management, redis, tokenKeys, amp, cache, segments, recommendations, b,
+        fromEnvironment, templatesDir);
+  }
+
   public GatewayConfig withManagement(ManagementConfig m) {
     return new GatewayConfig(http, m, redis, tokenKeys, amp, cache, segments, recommendations, blocks, fromEnvironment, templatesDir);
   }

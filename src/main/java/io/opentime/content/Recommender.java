@@ -3,6 +3,8 @@ package io.opentime.content;
 import io.opentime.config.RecommendationsConfig;
 import io.opentime.profile.Profile;
 import io.opentime.profile.ProfileSchema;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -22,7 +24,21 @@ public final class Recommender {
   private final int categoriesIndex;
   private final int purchasedIndex;
 
+  // Recent answers, keyed by the (immutable, cached) profile object itself: a reader opening again within the
+  // rankings refresh gets the same products without recomputing. A changed profile is a new object, a new key.
+  private final Cache<Profile, Recent> recent;
+
+  private record Recent(int count, List<Product> products) {
+  }
+  private static final Profile NO_PROFILE = new Profile(new String[0], 0);
+
   public Recommender(RecommendationsConfig config, Catalog catalog, ProfileSchema schema) {
+    this.recent = Caffeine.newBuilder()
+        .weakKeys()
+        .maximumSize(100_000)
+        .expireAfterWrite(config.rankingsRefresh())
+        .executor(Runnable::run)
+        .build();
     this.config = config;
     this.catalog = catalog;
     this.categoriesIndex = schema.indexOf(config.categoriesField());
@@ -31,6 +47,19 @@ public final class Recommender {
 
   /** Up to {@code count} products for the reader (null profile: best sellers), in the order to show them. */
   public Future<List<Product>> recommend(Profile profile, int count) {
+    Profile key = profile == null ? NO_PROFILE : profile;
+    Recent known = recent.getIfPresent(key);
+    if (known != null && known.count() == count) {
+      return Future.succeededFuture(known.products());
+    }
+    return compute(profile, count).onSuccess(products -> {
+      if (!products.isEmpty()) {
+        recent.put(key, new Recent(count, List.copyOf(products)));
+      }
+    });
+  }
+
+  private Future<List<Product>> compute(Profile profile, int count) {
     List<String> categories = profile == null ? List.of() : split(profile.value(categoriesIndex));
     if (categories.size() > config.categories()) {
       categories = categories.subList(0, config.categories());

@@ -281,7 +281,7 @@ public final class HttpVerticle extends VerticleBase {
         int variant = lookup.profile() == null ? defaultedVariant : variant(fb.block(), lookup);
         Map<String, Object> scope = new HashMap<>(fb.block().fields(lookup.profile(), variant));
         if (products != null) {
-          scope.put("products", products.stream().map(Product::asFields).toList());
+          scope.put("products", products); // records: mustache reads name(), price(), ... directly
         }
         html = fb.template().render(scope, variant);
       } catch (RuntimeException e) {

@@ -152,6 +152,28 @@ class FragmentTest {
   }
 
   @Test
+  @DisplayName("a template that fails while rendering one reader answers the default fragment, counted")
+  void renderFailureFallsBack(Vertx vertx) throws Exception {
+    // Renders fine with the defaults (vip empty), recurses without end for a reader whose vip is set.
+    Files.writeString(dir.resolve("loop.mustache"), "<p>Hi {{first_name}}{{#vip}}{{> loop.mustache}}{{/vip}}</p>");
+    List<BlockConfig.Field> fields = List.of(new BlockConfig.Field("first_name", "there"),
+        new BlockConfig.Field("vip", ""));
+    var config = TestConfig.forRedis(TestRedis.shared().url(), Map.of())
+        .withBlocks(Map.of("loop", new BlockConfig("loop", fields, "loop.mustache")))
+        .withTemplatesDir(dir);
+    try (RunningGateway own = new RunningGateway(vertx, config)) {
+      own.putProfile("f-loop", Map.of("first_name", "Lu", "vip", "yes"));
+      own.putProfile("f-fine", Map.of("first_name", "Fi"));
+      assertThat(Http.get(own.base() + "/v1/fragment/loop?t=" + own.token("f-fine")).body()).isEqualTo("<p>Hi Fi</p>");
+      HttpResponse<String> r = Http.get(own.base() + "/v1/fragment/loop?t=" + own.token("f-loop"));
+      assertThat(r.statusCode()).isEqualTo(200);
+      assertThat(r.body()).isEqualTo("<p>Hi there</p>");
+      assertThat(r.headers().firstValue("X-Opentime-Source")).hasValue("default");
+      assertThat(own.counter(GatewayMetrics.FALLBACKS, "reason", "render_error")).isEqualTo(1.0);
+    }
+  }
+
+  @Test
   @DisplayName("templates that do not compile, use unescaped output or are missing stop start-up, naming the file")
   void badTemplates() throws Exception {
     List<BlockConfig.Field> fields = List.of(new BlockConfig.Field("first_name", "there"));
