@@ -30,6 +30,8 @@ public final class Catalog {
   private final AsyncLoadingCache<String, List<String>> rankings;
   private final AsyncLoadingCache<String, Product> products;
 
+  // ZREVRANGE is deprecated in Redis 6.2 in favour of ZRANGE ... REV, but works on every Redis version in use.
+  @SuppressWarnings("deprecation")
   public Catalog(RecommendationsConfig config, ProfileStore store, Ticker ticker) {
     this.rankings = Caffeine.newBuilder()
         .maximumSize(10_000)

@@ -86,7 +86,7 @@ public final class Recommender {
         }
       }
       List<String> ids = List.copyOf(picked);
-      return catalog.products(ids).map(found -> {
+      return catalog.products(ids).<List<Product>>map(found -> {
         List<Product> out = new ArrayList<>(count);
         for (String id : ids) {
           Product p = found.get(id);
@@ -94,7 +94,7 @@ public final class Recommender {
             out.add(p);
           }
         }
-        return (List<Product>) out;
+        return out;
       }).otherwise(err -> List.of());
     });
   }
