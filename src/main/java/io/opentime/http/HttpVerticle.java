@@ -291,22 +291,7 @@ public final class HttpVerticle extends VerticleBase {
         answered = ProfileLookup.fallback(FallbackReason.RENDER_ERROR);
       }
     }
-    services.metrics().answered(fb.answers(), answered.source(), answered.reason());
-    if (response.ended() || response.closed()) {
-      return;
-    }
-    response.putHeader(HttpHeaders.CONTENT_TYPE, HTML)
-        .putHeader(HttpHeaders.CACHE_CONTROL, NO_STORE)
-        .putHeader(NOSNIFF_HEADER, NOSNIFF)
-        .putHeader(SOURCE_HEADER, SOURCE_VALUES[answered.source().ordinal()]);
-    putAge(response, answered);
-    response.end(html);
-    long nanos = System.nanoTime() - started;
-    fragmentTimer.record(nanos, TimeUnit.NANOSECONDS);
-    if (accessLog) {
-      ACCESS.info("route={} block={} status=200 source={} reason={} micros={}", FRAGMENT_ROUTE, fb.block().name(),
-          answered.source().tag(), answered.reason() == null ? "-" : answered.reason().tag(), nanos / 1000);
-    }
+    send(response, HTML, Buffer.buffer(html), answered, fb.answers(), fragmentTimer, FRAGMENT_ROUTE, fb.block(), started);
   }
 
   /** Seconds since the profile data used was read from Redis; absent when none was used (defaults). */
@@ -353,20 +338,26 @@ public final class HttpVerticle extends VerticleBase {
   }
 
   private void answer(HttpServerResponse response, AmpBlock ab, ProfileLookup lookup, long started, Buffer body) {
-    services.metrics().answered(ab.answers(), lookup.source(), lookup.reason());
+    send(response, JSON, body, lookup, ab.answers(), ampTimer, AMP_ROUTE, ab.block(), started);
+  }
+
+  /** Writes a 200 answer with the common headers, and counts, times and (optionally) logs it. */
+  private void send(HttpServerResponse response, CharSequence contentType, Buffer body, ProfileLookup lookup,
+                    Counter[] answers, Timer timer, String route, Block block, long started) {
+    services.metrics().answered(answers, lookup.source(), lookup.reason());
     if (response.ended() || response.closed()) {
       return;
     }
-    response.putHeader(HttpHeaders.CONTENT_TYPE, JSON)
+    response.putHeader(HttpHeaders.CONTENT_TYPE, contentType)
         .putHeader(HttpHeaders.CACHE_CONTROL, NO_STORE)
         .putHeader(NOSNIFF_HEADER, NOSNIFF)
         .putHeader(SOURCE_HEADER, SOURCE_VALUES[lookup.source().ordinal()]);
     putAge(response, lookup);
     response.end(body);
     long nanos = System.nanoTime() - started;
-    ampTimer.record(nanos, TimeUnit.NANOSECONDS);
+    timer.record(nanos, TimeUnit.NANOSECONDS);
     if (accessLog) {
-      ACCESS.info("route={} block={} status=200 source={} reason={} micros={}", AMP_ROUTE, ab.block().name(),
+      ACCESS.info("route={} block={} status=200 source={} reason={} micros={}", route, block.name(),
           lookup.source().tag(), lookup.reason() == null ? "-" : lookup.reason().tag(), nanos / 1000);
     }
   }
