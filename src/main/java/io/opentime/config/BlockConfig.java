@@ -32,9 +32,6 @@ public record BlockConfig(String name, List<Field> fields, String template, Map<
     return recommend > 0;
   }
 
-  public BlockConfig(String name, List<Field> fields) {
-    this(name, fields, null);
-  }
 
   /**
    * A variant: its static values (replacing the block's) and optionally its own template, shown either to readers

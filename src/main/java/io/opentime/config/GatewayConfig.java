@@ -25,9 +25,6 @@ public record GatewayConfig(HttpConfig http, ManagementConfig management, RedisC
     return new GatewayConfig(http, management, redis, keys, amp, cache, segments, recommendations, blocks, fromEnvironment, templatesDir);
   }
 
-  public GatewayConfig withHttp(HttpConfig h) {
-    return new GatewayConfig(h, management, redis, tokenKeys, amp, cache, segments, recommendations, blocks, fromEnvironment, templatesDir);
-  }
 
   /** Fragment templates are read from this directory; null means the copies built into the jar. */
   public GatewayConfig withTemplatesDir(Path dir) {
@@ -39,9 +36,6 @@ public record GatewayConfig(HttpConfig http, ManagementConfig management, RedisC
         fromEnvironment, templatesDir);
   }
 
-  public GatewayConfig withManagement(ManagementConfig m) {
-    return new GatewayConfig(http, m, redis, tokenKeys, amp, cache, segments, recommendations, blocks, fromEnvironment, templatesDir);
-  }
 
   public GatewayConfig withRedis(RedisConfig r) {
     return new GatewayConfig(http, management, r, tokenKeys, amp, cache, segments, recommendations, blocks, fromEnvironment, templatesDir);
@@ -51,7 +45,4 @@ public record GatewayConfig(HttpConfig http, ManagementConfig management, RedisC
     return new GatewayConfig(http, management, redis, tokenKeys, a, cache, segments, recommendations, blocks, fromEnvironment, templatesDir);
   }
 
-  public GatewayConfig withCache(CacheConfig c) {
-    return new GatewayConfig(http, management, redis, tokenKeys, amp, c, segments, recommendations, blocks, fromEnvironment, templatesDir);
-  }
 }

@@ -169,10 +169,6 @@ public final class Block {
     return recommend;
   }
 
-  /** The AMP body of the default variant. */
-  public Buffer renderJson(Profile profile) {
-    return renderJson(profile, -1);
-  }
 
   private Buffer render(Profile profile, int variant) {
     JsonStringEncoder enc = JsonStringEncoder.getInstance();

@@ -3,11 +3,6 @@ package io.opentime.content;
 /** A catalog product as a recommendation shows it: the hash {@code product:<id>} (name, price, image, url). */
 public record Product(String id, String name, String price, String image, String link) {
 
-  /** The product as template fields. */
-  public java.util.Map<String, String> asFields() {
-    return java.util.Map.of("id", id, "name", name, "price", price, "image", image, "link", link);
-  }
-
   /** Stands for a product id with no hash in Redis; never shown. */
   static final Product MISSING = new Product("", "", "", "", "");
 }

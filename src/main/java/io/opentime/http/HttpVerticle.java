@@ -228,19 +228,21 @@ public final class HttpVerticle extends VerticleBase {
    * profile or an unexpected error all become a default lookup, because the email must still get an answer.
    */
   private void lookup(String token, Block block, Consumer<ProfileLookup> then) {
+    Future<ProfileLookup> known;
     try {
       TokenVerification verified = services.tokens().verify(token);
-      if (!verified.valid()) {
+      if (verified.valid()) {
+        known = services.cache().lookup(verified.claims().uid());
+      } else {
         services.metrics().tokenRejected(verified.rejection());
-        then.accept(badToken);
-        return;
+        known = Future.succeededFuture(badToken);
       }
-      services.cache().lookup(verified.claims().uid()).onComplete(ar ->
-          then.accept(ar.succeeded() ? ar.result() : ProfileLookup.fallback(FallbackReason.ERROR)));
     } catch (RuntimeException e) {
       LOG.error("unexpected failure answering block {}; answering defaults", block.name(), e);
-      then.accept(ProfileLookup.fallback(FallbackReason.ERROR));
+      known = Future.succeededFuture(ProfileLookup.fallback(FallbackReason.ERROR));
     }
+    // Outside the try: an answer that throws must not be answered a second time.
+    known.onComplete(ar -> then.accept(ar.succeeded() ? ar.result() : ProfileLookup.fallback(FallbackReason.ERROR)));
   }
 
   /**

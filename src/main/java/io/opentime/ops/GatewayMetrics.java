@@ -56,10 +56,6 @@ public final class GatewayMetrics implements ProfileMeters {
   private final MeterRegistry registry;
   private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
 
-  public GatewayMetrics(MeterRegistry registry, Set<String> routes, Set<String> blocks) {
-    this(registry, routes, blocks, Set.of());
-  }
-
   public GatewayMetrics(MeterRegistry registry, Set<String> routes, Set<String> blocks, Set<String> segments) {
     this.registry = registry;
     for (String route : routes) {
