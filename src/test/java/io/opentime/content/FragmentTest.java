@@ -37,7 +37,7 @@ class FragmentTest {
 
   @BeforeAll
   static void start(Vertx vertx) {
-    gw = new RunningGateway(vertx, TestConfig.forRedis(TestRedis.shared().url(), Map.of()));
+    gw = RunningGateway.onSharedRedis(vertx);
     gw.putProfile("f-ada", Map.of("first_name", "Ada", "loyalty_tier", "gold", "email", "ada@example.com"));
     gw.putProfile("f-evil", Map.of("first_name", "<script>alert('x')</script> & \"Zoë\"", "loyalty_tier", "gold"));
   }

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.opentime.support.Http;
 import io.opentime.support.RunningGateway;
 import io.opentime.support.TestConfig;
-import io.opentime.support.TestRedis;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -31,7 +30,7 @@ class RecommendationsTest {
 
   @BeforeAll
   static void start(Vertx vertx) {
-    gw = new RunningGateway(vertx, TestConfig.forRedis(TestRedis.shared().url(), Map.of()));
+    gw = RunningGateway.onSharedRedis(vertx);
     rank("catalog:category:" + SHOES, "s1", 100, "s2", 90, "ghost", 85, "s3", 80);
     rank("catalog:category:" + BAGS, "b1", 50, "b2", 40);
     rank("catalog:bestsellers", "top1", 9, "s2", 8, "top2", 7);

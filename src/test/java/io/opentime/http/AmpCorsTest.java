@@ -6,7 +6,6 @@ import io.opentime.ops.GatewayMetrics;
 import io.opentime.support.Http;
 import io.opentime.support.RunningGateway;
 import io.opentime.support.TestConfig;
-import io.opentime.support.TestRedis;
 import io.vertx.core.Vertx;
 import java.net.URLEncoder;
 import java.net.http.HttpResponse;
@@ -35,7 +34,7 @@ class AmpCorsTest {
   @BeforeAll
   static void start(Vertx v) {
     vertx = v;
-    gw = new RunningGateway(vertx, TestConfig.forRedis(TestRedis.shared().url(), Map.of()));
+    gw = RunningGateway.onSharedRedis(vertx);
     gw.putProfile(UID, Map.of("first_name", "Ada", "loyalty_tier", "gold"));
   }
 

@@ -6,7 +6,6 @@ import io.opentime.ops.GatewayMetrics;
 import io.opentime.support.Http;
 import io.opentime.support.RunningGateway;
 import io.opentime.support.TestConfig;
-import io.opentime.support.TestRedis;
 import io.vertx.core.Vertx;
 import io.vertx.junit5.VertxExtension;
 import java.net.URI;
@@ -30,7 +29,7 @@ class AmpEndpointTest {
   @BeforeAll
   static void start(Vertx v) {
     vertx = v;
-    gw = new RunningGateway(vertx, TestConfig.forRedis(TestRedis.shared().url(), Map.of()));
+    gw = RunningGateway.onSharedRedis(vertx);
     gw.putProfile("amp-ada", Map.of("first_name", "Ada", "loyalty_tier", "gold", "email", "ada@example.com",
         "phone", "+44 20 7946 0000"));
     gw.putProfile("amp-bob", Map.of("first_name", "Bob"));

@@ -8,7 +8,6 @@ import io.opentime.config.Durations;
 import io.opentime.support.Http;
 import io.opentime.support.RunningGateway;
 import io.opentime.support.TestConfig;
-import io.opentime.support.TestRedis;
 import io.opentime.token.TokenKeys;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -47,7 +46,7 @@ class OpsArtifactsTest {
 
   @BeforeAll
   static void scrape(Vertx vertx) {
-    gw = new RunningGateway(vertx, TestConfig.forRedis(TestRedis.shared().url(), Map.of()));
+    gw = RunningGateway.onSharedRedis(vertx);
     gw.greeting("ops-reader");
     exposed = new HashSet<>();
     for (String line : Http.get(gw.management() + "/metrics").body().split("\n")) {

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.opentime.Main;
 import io.opentime.support.RunningGateway;
 import io.opentime.support.TestConfig;
-import io.opentime.support.TestRedis;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -30,7 +29,7 @@ class ProfileCacheTest {
   @BeforeAll
   static void start(Vertx v) {
     vertx = v;
-    gw = new RunningGateway(vertx, TestConfig.forRedis(TestRedis.shared().url(), Map.of()));
+    gw = RunningGateway.onSharedRedis(vertx);
   }
 
   @AfterAll

@@ -39,6 +39,11 @@ public final class RunningGateway implements AutoCloseable {
     this.redis = Redis.createClient(vertx, config.redis().url());
   }
 
+  /** A gateway on the shipped configuration and the run's shared Redis. */
+  public static RunningGateway onSharedRedis(Vertx vertx) {
+    return new RunningGateway(vertx, TestConfig.forRedis(TestRedis.shared().url(), Map.of()));
+  }
+
   public String management() {
     return "http://127.0.0.1:" + gateway.managementPort();
   }
