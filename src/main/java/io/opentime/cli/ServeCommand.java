@@ -11,7 +11,6 @@ import io.opentime.config.ConfigLoader;
 import io.opentime.config.Durations;
 import io.opentime.config.GatewayConfig;
 import io.opentime.config.HttpConfig;
-import io.opentime.config.RedisConfig;
 import io.opentime.demo.DemoData;
 import io.opentime.demo.EmbeddedRedis;
 import io.opentime.token.TokenKey;
@@ -72,9 +71,7 @@ public final class ServeCommand implements Callable<Integer> {
       if (demo) {
         if (!cfg.setByEnvironment("redis.url")) {
           redis = EmbeddedRedis.start(0);
-          RedisConfig r = cfg.redis();
-          cfg = cfg.withRedis(new RedisConfig(redis.url(), r.keyPrefix(), r.deadline(), r.connectTimeout(),
-              r.breakerFailures(), r.breakerResetAfter(), r.reconnectMaxDelay()));
+          cfg = cfg.withRedis(cfg.redis().withUrl(redis.url()));
         }
         cfg = demoDefaults(cfg);
         Main.block(DemoData.load(vertx, cfg.redis()));

@@ -10,6 +10,12 @@ import java.time.Duration;
 public record RedisConfig(String url, String keyPrefix, Duration deadline, Duration connectTimeout,
                           int breakerFailures, Duration breakerResetAfter, Duration reconnectMaxDelay) {
 
+  /** The same settings for another Redis. */
+  public RedisConfig withUrl(String otherUrl) {
+    return new RedisConfig(otherUrl, keyPrefix, deadline, connectTimeout, breakerFailures, breakerResetAfter,
+        reconnectMaxDelay);
+  }
+
   /** The profile hash key for a reader. */
   public String profileKey(String uid) {
     return keyPrefix + uid;

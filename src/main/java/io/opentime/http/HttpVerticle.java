@@ -281,9 +281,12 @@ public final class HttpVerticle extends VerticleBase {
     } else {
       try {
         int variant = lookup.profile() == null ? defaultedVariant : variant(fb.block(), lookup);
-        Map<String, Object> scope = new HashMap<>(fb.block().fields(lookup.profile(), variant));
+        Map<String, String> fields = fb.block().fields(lookup.profile(), variant);
+        Map<String, ?> scope = fields;
         if (products != null) {
-          scope.put("products", products); // records: mustache reads name(), price(), ... directly
+          Map<String, Object> withProducts = new HashMap<>(fields);
+          withProducts.put("products", products); // records: mustache reads name(), price(), ... directly
+          scope = withProducts;
         }
         html = fb.template().render(scope, variant);
       } catch (RuntimeException e) {
