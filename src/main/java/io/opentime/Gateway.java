@@ -2,19 +2,24 @@ package io.opentime;
 
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.opentime.config.BlockConfig;
 import io.opentime.config.GatewayConfig;
+import io.opentime.config.KafkaConfig;
 import io.opentime.content.BlockRegistry;
-import io.opentime.content.FragmentTemplates;
 import io.opentime.content.Catalog;
+import io.opentime.content.FragmentTemplates;
 import io.opentime.content.Recommender;
 import io.opentime.content.Segments;
-import io.opentime.config.BlockConfig;
-import java.util.ArrayList;
-import java.util.List;
+import io.opentime.events.EventPublisher;
+import io.opentime.events.Invalidations;
+import io.opentime.events.Links;
+import io.opentime.events.UpdaterVerticle;
 import io.opentime.http.AmpCors;
 import io.opentime.http.HttpVerticle;
+import io.opentime.ops.EventMetrics;
 import io.opentime.ops.GatewayMetrics;
 import io.opentime.ops.ManagementVerticle;
+import io.opentime.profile.Consent;
 import io.opentime.profile.ProfileCache;
 import io.opentime.profile.ProfileStore;
 import io.opentime.token.TokenCodec;
@@ -23,7 +28,11 @@ import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A running gateway: the shared services built from the configuration and the HTTP verticles deployed on the given
@@ -33,20 +42,27 @@ public final class Gateway {
 
   /** Verified tokens remembered (about 300 bytes each): enough for the opens of a large send's first minutes. */
   static final long VERIFIED_TOKENS = 100_000;
+  /** Longest wait at shutdown for Kafka to acknowledge the events still queued. */
+  static final java.time.Duration PUBLISHER_FLUSH = java.time.Duration.ofSeconds(5);
+  private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
 
   private final Vertx vertx;
   private final GatewayServices services;
   private final String deploymentId;
   private final String managementId;
   private final ManagementVerticle management;
+  private final Invalidations invalidations;
+  private final String updaterId;
 
   private Gateway(Vertx vertx, GatewayServices services, String deploymentId, String managementId,
-                  ManagementVerticle management) {
+                  ManagementVerticle management, Invalidations invalidations, String updaterId) {
     this.vertx = vertx;
     this.services = services;
     this.deploymentId = deploymentId;
     this.managementId = managementId;
     this.management = management;
+    this.invalidations = invalidations;
+    this.updaterId = updaterId;
   }
 
   /** The management server's port (metrics, health). */
@@ -64,6 +80,7 @@ public final class Gateway {
     GatewayServices services;
     try {
       List<String> readOnlyFields = new ArrayList<>(config.segments().fields());
+      readOnlyFields.addAll(Consent.FIELDS);
       if (config.blocks().values().stream().anyMatch(BlockConfig::recommends)) {
         readOnlyFields.add(config.recommendations().categoriesField());
         readOnlyFields.add(config.recommendations().purchasedField());
@@ -76,6 +93,8 @@ public final class Gateway {
       ProfileStore store = new ProfileStore(vertx, config.redis(), blocks.schema(), ticker, metrics);
       Recommender recommender = new Recommender(config.recommendations(),
           new Catalog(config.recommendations(), store, ticker), blocks.schema());
+      EventMetrics eventMetrics = new EventMetrics(registry);
+      KafkaConfig kafka = config.events().kafka();
       services = new GatewayServices(config,
           new VerifiedTokens(new TokenCodec(config.tokenKeys(), clock), VERIFIED_TOKENS),
           new AmpCors(config.amp()),
@@ -85,17 +104,60 @@ public final class Gateway {
           recommender,
           store,
           new ProfileCache(config.cache(), store, ticker, metrics),
-          metrics);
+          metrics,
+          new Consent(blocks.schema(), config.events().requireExplicitConsent()),
+          new Links(config.events().links(), store, ticker),
+          kafka.enabled() ? new EventPublisher(kafka, eventMetrics) : null,
+          eventMetrics);
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
+    }
+    if (!config.events().kafka().enabled()) {
+      LOG.warn("no kafka.bootstrap-servers: opens and clicks are answered but not recorded, and no updater runs");
     }
     services.metrics().bind(services.cache().view(), services.store());
     ManagementVerticle management = new ManagementVerticle(config.management(), services.metrics(), services.store());
     DeploymentOptions options = new DeploymentOptions().setInstances(config.http().instances());
-    return vertx.deployVerticle(management)
-        .compose(managementId -> vertx.deployVerticle(() -> new HttpVerticle(services), options)
-            .map(id -> new Gateway(vertx, services, id, managementId, management))
-            .recover(err -> vertx.undeploy(managementId).transform(v -> Future.failedFuture(err))));
+    Invalidations invalidations = new Invalidations(vertx, services.store().redisOptions("invalidations"),
+        config.events().updater().invalidationChannel(), config.redis().reconnectMaxDelay(),
+        services.cache()::invalidate, services.eventMetrics());
+    return invalidations.start()
+        .compose(v -> vertx.deployVerticle(management))
+        .compose(managementId -> vertx.deployVerticle(() -> new HttpVerticle(services, clock), options)
+            .compose(id -> deployUpdater(vertx, services, clock)
+                .map(updaterId -> new Gateway(vertx, services, id, managementId, management, invalidations, updaterId))
+                .recover(err -> vertx.undeploy(id).transform(v -> Future.failedFuture(err))))
+            .recover(err -> vertx.undeploy(managementId).transform(v -> Future.failedFuture(err))))
+        .recover(err -> invalidations.close().eventually(() -> closePublisher(vertx, services))
+            .transform(v -> Future.failedFuture(err)));
+  }
+
+  /** Deploys the profile updater when Kafka is configured and this process runs one; null id otherwise. */
+  private static Future<String> deployUpdater(Vertx vertx, GatewayServices services, Clock clock) {
+    GatewayConfig config = services.config();
+    if (services.publisher() == null || !config.events().updater().enabled()) {
+      return Future.succeededFuture(null);
+    }
+    return vertx.deployVerticle(new UpdaterVerticle(config.events().kafka(), config.events().updater(),
+        config.redis(), services.store().redisOptions("updater"), services.publisher(), services.eventMetrics(),
+        clock));
+  }
+
+  private static Future<Void> closePublisher(Vertx vertx, GatewayServices services) {
+    EventPublisher publisher = services.publisher();
+    if (publisher == null) {
+      return Future.succeededFuture();
+    }
+    // Blocking (waits for Kafka to acknowledge what is queued, bounded): on a worker thread.
+    return vertx.executeBlocking(() -> {
+      publisher.close(PUBLISHER_FLUSH);
+      return null;
+    }, false);
+  }
+
+  /** The invalidation subscription (tests drop its connection to check it comes back). */
+  public Invalidations invalidations() {
+    return invalidations;
   }
 
   public GatewayServices services() {
@@ -107,12 +169,21 @@ public final class Gateway {
     management.beginDrain();
   }
 
-  /** Stops the HTTP servers (in-flight requests finish within the drain timeout) and closes their Redis links. */
+  /**
+   * Stops the HTTP servers (in-flight requests finish within the drain timeout), then the updater (it commits what
+   * it applied), the invalidation subscription, and the event publisher (queued events are handed to Kafka, waiting
+   * up to {@link #PUBLISHER_FLUSH} for acknowledgements), and closes the Redis links.
+   */
   public Future<Void> stop() {
-    return vertx.undeploy(deploymentId).eventually(() -> vertx.undeploy(managementId)).eventually(() -> {
-      services.store().close();
-      services.metrics().close();
-      return Future.succeededFuture();
-    });
+    return vertx.undeploy(deploymentId)
+        .eventually(() -> updaterId == null ? Future.succeededFuture() : vertx.undeploy(updaterId))
+        .eventually(() -> vertx.undeploy(managementId))
+        .eventually(invalidations::close)
+        .eventually(() -> closePublisher(vertx, services))
+        .eventually(() -> {
+          services.store().close();
+          services.metrics().close();
+          return Future.succeededFuture();
+        });
   }
 }

@@ -2,6 +2,7 @@ package io.opentime.cli;
 
 import io.opentime.Main;
 import io.opentime.config.ConfigException;
+import io.opentime.config.ConfigParser;
 import io.opentime.config.GatewayConfig;
 import io.opentime.token.TokenClaims;
 import io.opentime.token.TokenCodec;
@@ -45,6 +46,10 @@ public final class TokenCommand implements Callable<Integer> {
   @Option(names = "--campaign", paramLabel = "C", description = "Campaign id carried in the token.")
   String campaign;
 
+  @Option(names = "--link", paramLabel = "ID",
+      description = "Make a click token for this link id (a key of links.targets or of the Redis links hash; never a URL).")
+  String link;
+
   @Option(names = "--ttl", paramLabel = "DURATION", defaultValue = "31d", converter = DurationConverter.class,
       description = "Lifetime: a number and s, m, h or d (default: ${DEFAULT-VALUE}; Gmail keeps AMP usable 30 days).")
   Duration ttl;
@@ -66,6 +71,9 @@ public final class TokenCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     if (ttl.isZero() || ttl.isNegative()) {
       throw new UsageException("--ttl must be positive");
+    }
+    if (link != null && !ConfigParser.LINK_ID.matcher(link).matches()) {
+      throw new UsageException("--link: link ids use A-Z, a-z, 0-9 and _ . : - (max 128), never a URL");
     }
     GatewayConfig cfg = Main.loadConfigOnce(config);
     if (cfg.tokenKeys().isEmpty()) {
@@ -98,7 +106,7 @@ public final class TokenCommand implements Callable<Integer> {
 
   private String mint(TokenCodec codec, String uid, long expiresAt, String where) {
     try {
-      return codec.mint(new TokenClaims(uid, campaign, expiresAt));
+      return codec.mint(new TokenClaims(uid, campaign, expiresAt, link));
     } catch (IllegalArgumentException e) {
       throw new UsageException(where + ": " + e.getMessage());
     }

@@ -37,6 +37,12 @@ public final class ConfigParser {
     m.put("OPENTIME_AMP_SENDERS", "amp.senders");
     m.put("OPENTIME_AMP_ORIGINS", "amp.origins");
     m.put("OPENTIME_CACHE_MAX_ENTRIES", "cache.max-entries");
+    m.put("OPENTIME_KAFKA_BOOTSTRAP_SERVERS", "kafka.bootstrap-servers");
+    m.put("OPENTIME_UPDATER_ENABLED", "updater.enabled");
+    m.put("OPENTIME_UPDATER_GROUP_ID", "updater.group-id");
+    m.put("OPENTIME_CONSENT_REQUIRE_EXPLICIT", "consent.require-explicit");
+    m.put("OPENTIME_LINKS_FALLBACK_URL", "links.fallback-url");
+    m.put("OPENTIME_WEBHOOK_KEYS", "webhook.keys");
     ENV_OVERRIDES = Map.copyOf(m);
   }
 
@@ -45,6 +51,10 @@ public final class ConfigParser {
   private static final Pattern BLOCK_NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,63}");
   private static final Pattern TEMPLATE_NAME = Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}\\.mustache");
   private static final Pattern FIELD_NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}");
+  private static final Pattern TOPIC_NAME = Pattern.compile("[A-Za-z0-9._-]{1,249}");
+  private static final Pattern HOST_PORT = Pattern.compile("[A-Za-z0-9.-]+:\\d{1,5}|\\[[0-9A-Fa-f:]+]:\\d{1,5}");
+  /** Link ids in click tokens and in {@code links.targets}. */
+  public static final Pattern LINK_ID = Pattern.compile("[A-Za-z0-9_.:-]{1,128}");
 
   private ConfigParser() {
   }
@@ -73,8 +83,9 @@ public final class ConfigParser {
     SegmentsConfig segments = segments(top.child("segments"));
     RecommendationsConfig recommendations = recommendations(top.child("recommendations"));
     Map<String, BlockConfig> blocks = blocks(top.child("blocks"), segments);
+    EventsConfig events = events(top);
     top.rejectUnknown();
-    return new GatewayConfig(http, management, redis, keys, amp, cache, segments, recommendations, blocks,
+    return new GatewayConfig(http, management, redis, keys, amp, cache, segments, recommendations, blocks, events,
         envSources.keySet(), null);
   }
 
@@ -125,6 +136,146 @@ public final class ConfigParser {
     Duration reconnect = n.duration("reconnect-max-delay", Duration.ofSeconds(2), Duration.ofMillis(10), Duration.ofMinutes(5));
     n.rejectUnknown();
     return new RedisConfig(url, prefix, deadline, connect, failures, reset, reconnect);
+  }
+
+  private static EventsConfig events(ConfigNode top) {
+    KafkaConfig kafka = kafka(top.child("kafka"));
+    UpdaterConfig updater = updater(top.child("updater"));
+    ConfigNode consent = top.child("consent");
+    boolean explicit = consent.bool("require-explicit", false);
+    consent.rejectUnknown();
+    LinksConfig links = links(top.child("links"));
+    ConfigNode webhookNode = top.child("webhook");
+    WebhookConfig webhook = webhook(webhookNode);
+    if (webhook.enabled() && !kafka.enabled()) {
+      throw webhookNode.error("keys", "the webhook sends events to Kafka: set kafka.bootstrap-servers "
+          + "(OPENTIME_KAFKA_BOOTSTRAP_SERVERS) too, or remove the webhook keys");
+    }
+    return new EventsConfig(kafka, updater, explicit, links, webhook);
+  }
+
+  private static KafkaConfig kafka(ConfigNode n) {
+    List<String> servers = n.stringList("bootstrap-servers", List.of());
+    for (String s : servers) {
+      if (!HOST_PORT.matcher(s.trim()).matches()) {
+        throw n.error("bootstrap-servers", "'" + s.trim() + "' is not host:port");
+      }
+    }
+    String clientId = n.string("client-id", "opentime");
+    if (!TOPIC_NAME.matcher(clientId).matches()) {
+      throw n.error("client-id", "use A-Z, a-z, 0-9 and . _ - (got '" + clientId + "')");
+    }
+    ConfigNode t = n.child("topics");
+    KafkaConfig.Topics topics = new KafkaConfig.Topics(topic(t, "profile-events", "opentime.profile-events"),
+        topic(t, "opens", "opentime.opens"), topic(t, "clicks", "opentime.clicks"),
+        topic(t, "dead-letter", "opentime.profile-events.dlq"));
+    t.rejectUnknown();
+    ConfigNode p = n.child("producer");
+    int queue = p.integer("queue", 100_000, 1, 10_000_000);
+    Duration maxBlock = p.duration("max-block", Duration.ofMillis(50), Duration.ZERO, Duration.ofSeconds(10));
+    Duration delivery = p.duration("delivery-timeout", Duration.ofMinutes(5), Duration.ofSeconds(35), Duration.ofHours(24));
+    p.rejectUnknown();
+    ConfigNode props = n.child("properties");
+    Map<String, String> properties = new LinkedHashMap<>();
+    for (String k : props.keys()) {
+      properties.put(k, props.string(k, ""));
+    }
+    n.rejectUnknown();
+    return new KafkaConfig(String.join(",", servers.stream().map(String::trim).toList()), clientId, topics, queue,
+        maxBlock, delivery, properties);
+  }
+
+  private static String topic(ConfigNode n, String key, String def) {
+    String name = n.string(key, def);
+    if (!TOPIC_NAME.matcher(name).matches()) {
+      throw n.error(key, "topic names use A-Z, a-z, 0-9 and . _ - (max 249; got '" + name + "')");
+    }
+    return name;
+  }
+
+  private static UpdaterConfig updater(ConfigNode n) {
+    boolean enabled = n.bool("enabled", true);
+    String group = n.string("group-id", "opentime-updater");
+    if (!TOPIC_NAME.matcher(group).matches()) {
+      throw n.error("group-id", "use A-Z, a-z, 0-9 and . _ - (got '" + group + "')");
+    }
+    int inFlight = n.integer("max-in-flight", 500, 1, 100_000);
+    Duration deadline = n.duration("apply-deadline", Duration.ofSeconds(1), Duration.ofMillis(10), Duration.ofMinutes(1));
+    Duration retry = n.duration("retry-max-delay", Duration.ofSeconds(5), Duration.ofMillis(10), Duration.ofMinutes(5));
+    String channel = n.string("invalidation-channel", "opentime:invalidate");
+    if (channel.isBlank() || channel.length() > 128) {
+      throw n.error("invalidation-channel", "must be 1-128 characters");
+    }
+    n.rejectUnknown();
+    return new UpdaterConfig(enabled, group, inFlight, deadline, retry, channel);
+  }
+
+  private static LinksConfig links(ConfigNode n) {
+    ConfigNode t = n.child("targets");
+    Map<String, String> targets = new LinkedHashMap<>();
+    for (String id : t.keys()) {
+      if (!LINK_ID.matcher(id).matches()) {
+        throw t.error(id, "link ids use A-Z, a-z, 0-9 and _ . : - (max 128)");
+      }
+      String url = t.string(id, "");
+      String problem = redirectProblem(url);
+      if (problem != null) {
+        throw t.error(id, problem);
+      }
+      targets.put(id, url);
+    }
+    String hash = n.string("redis-hash", "links");
+    if (hash.isBlank()) {
+      throw n.error("redis-hash", "must not be empty");
+    }
+    String fallback = n.string("fallback-url", "");
+    if (!fallback.isEmpty() && redirectProblem(fallback) != null) {
+      throw n.error("fallback-url", redirectProblem(fallback));
+    }
+    n.rejectUnknown();
+    return new LinksConfig(targets, hash, fallback);
+  }
+
+  /** Why a URL cannot be a click target, or null: absolute http(s) with a host, no credentials, no line breaks. */
+  public static String redirectProblem(String url) {
+    if (url == null || url.isEmpty() || url.length() > 2048) {
+      return "must be an absolute http or https URL of at most 2048 characters";
+    }
+    for (int i = 0; i < url.length(); i++) {
+      char c = url.charAt(i);
+      if (c <= 0x20 || c >= 0x7f) {
+        return "must not contain spaces, control or non-ASCII characters (percent-encode them)";
+      }
+    }
+    try {
+      URI u = new URI(url);
+      String scheme = u.getScheme();
+      if (!"https".equals(scheme) && !"http".equals(scheme)) {
+        return "must be an http or https URL (got '" + url + "')";
+      }
+      if (u.getHost() == null || u.getRawUserInfo() != null) {
+        return "must name a host and carry no user:password (got '" + url + "')";
+      }
+    } catch (URISyntaxException e) {
+      return "is not a valid URL (" + e.getReason() + ")";
+    }
+    return null;
+  }
+
+  private static WebhookConfig webhook(ConfigNode n) {
+    List<String> specs = n.stringList("keys", List.of());
+    TokenKeys keys;
+    try {
+      keys = TokenKeys.parse(String.join(",", specs));
+    } catch (IllegalArgumentException e) {
+      throw n.error("keys", e.getMessage());
+    }
+    int maxEvents = n.integer("max-events", 500, 1, 10_000);
+    int maxBody = n.integer("max-body-bytes", 1 << 20, 1024, 16 << 20);
+    Duration window = n.duration("replay-window", Duration.ofMinutes(5), Duration.ofSeconds(1), Duration.ofHours(1));
+    Duration ack = n.duration("ack-timeout", Duration.ofSeconds(5), Duration.ofMillis(100), Duration.ofMinutes(1));
+    n.rejectUnknown();
+    return new WebhookConfig(keys, maxEvents, maxBody, window, ack);
   }
 
   private static TokenKeys tokens(ConfigNode n) {

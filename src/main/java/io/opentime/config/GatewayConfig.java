@@ -9,7 +9,8 @@ import java.util.Set;
 public record GatewayConfig(HttpConfig http, ManagementConfig management, RedisConfig redis, TokenKeys tokenKeys,
                             AmpConfig amp, CacheConfig cache, SegmentsConfig segments,
                             RecommendationsConfig recommendations,
-                            Map<String, BlockConfig> blocks, Set<String> fromEnvironment, Path templatesDir) {
+                            Map<String, BlockConfig> blocks, EventsConfig events, Set<String> fromEnvironment,
+                            Path templatesDir) {
 
   public GatewayConfig {
     blocks = Map.copyOf(blocks);
@@ -22,27 +23,32 @@ public record GatewayConfig(HttpConfig http, ManagementConfig management, RedisC
   }
 
   public GatewayConfig withTokenKeys(TokenKeys keys) {
-    return new GatewayConfig(http, management, redis, keys, amp, cache, segments, recommendations, blocks, fromEnvironment, templatesDir);
+    return new GatewayConfig(http, management, redis, keys, amp, cache, segments, recommendations, blocks, events, fromEnvironment, templatesDir);
   }
 
 
   /** Fragment templates are read from this directory; null means the copies built into the jar. */
   public GatewayConfig withTemplatesDir(Path dir) {
-    return new GatewayConfig(http, management, redis, tokenKeys, amp, cache, segments, recommendations, blocks, fromEnvironment, dir);
+    return new GatewayConfig(http, management, redis, tokenKeys, amp, cache, segments, recommendations, blocks, events, fromEnvironment, dir);
   }
 
   public GatewayConfig withBlocks(Map<String, BlockConfig> b) {
-    return new GatewayConfig(http, management, redis, tokenKeys, amp, cache, segments, recommendations, b,
+    return new GatewayConfig(http, management, redis, tokenKeys, amp, cache, segments, recommendations, b, events,
         fromEnvironment, templatesDir);
   }
 
 
   public GatewayConfig withRedis(RedisConfig r) {
-    return new GatewayConfig(http, management, r, tokenKeys, amp, cache, segments, recommendations, blocks, fromEnvironment, templatesDir);
+    return new GatewayConfig(http, management, r, tokenKeys, amp, cache, segments, recommendations, blocks, events, fromEnvironment, templatesDir);
+  }
+
+  public GatewayConfig withEvents(EventsConfig e) {
+    return new GatewayConfig(http, management, redis, tokenKeys, amp, cache, segments, recommendations, blocks, e,
+        fromEnvironment, templatesDir);
   }
 
   public GatewayConfig withAmp(AmpConfig a) {
-    return new GatewayConfig(http, management, redis, tokenKeys, a, cache, segments, recommendations, blocks, fromEnvironment, templatesDir);
+    return new GatewayConfig(http, management, redis, tokenKeys, a, cache, segments, recommendations, blocks, events, fromEnvironment, templatesDir);
   }
 
 }

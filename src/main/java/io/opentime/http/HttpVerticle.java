@@ -23,10 +23,12 @@ import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
+import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.RoutingContext;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.time.Clock;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -75,6 +77,7 @@ public final class HttpVerticle extends VerticleBase {
   private static final Buffer METHOD_NOT_ALLOWED = error("method not allowed");
   private static final Buffer BAD_REQUEST = error("bad request");
   private static final Buffer INTERNAL = error("internal error");
+  private static final Buffer TOO_LARGE = error("request body too large");
 
   private final GatewayServices services;
   private final Map<String, AmpBlock> ampBlocks = new HashMap<>();
@@ -94,8 +97,14 @@ public final class HttpVerticle extends VerticleBase {
   private final Timer ampTimer;
   private final boolean accessLog;
 
-  public HttpVerticle(GatewayServices services) {
+  private final Tracking tracking;
+  private final Webhook webhook;
+  private final ProfileLookup noConsent = ProfileLookup.fallback(FallbackReason.NO_CONSENT);
+
+  public HttpVerticle(GatewayServices services, Clock clock) {
     this.services = services;
+    this.tracking = new Tracking(services, clock);
+    this.webhook = services.config().events().webhook().enabled() ? new Webhook(services, clock) : null;
     this.ampTimer = services.metrics().requestTimer(AMP_ROUTE);
     this.fragmentTimer = services.metrics().requestTimer(FRAGMENT_ROUTE);
     services.fragments().all().forEach((name, template) -> fragmentBlocks.put(name, new FragmentBlock(
@@ -161,6 +170,13 @@ public final class HttpVerticle extends VerticleBase {
             fragment(request, fb);
             return;
           }
+        } else if (path.startsWith(Tracking.OPEN_PREFIX) && path.endsWith(Tracking.OPEN_SUFFIX)) {
+          // Any path of that shape gets the GIF: a mangled token must not break the email's image.
+          tracking.open(request, path.substring(Tracking.OPEN_PREFIX.length(), path.length() - Tracking.OPEN_SUFFIX.length()));
+          return;
+        } else if (path.startsWith(Tracking.CLICK_PREFIX)) {
+          tracking.click(request, path.substring(Tracking.CLICK_PREFIX.length()));
+          return;
         }
       }
       router.handle(request);
@@ -178,7 +194,13 @@ public final class HttpVerticle extends VerticleBase {
         fragment(ctx.request(), fb);
       }
     });
+    if (webhook != null) {
+      router.post(Webhook.PATH)
+          .handler(BodyHandler.create(false).setBodyLimit(services.config().events().webhook().maxBodyBytes()))
+          .handler(webhook::handle);
+    }
     router.errorHandler(404, ctx -> plain(ctx.response(), 404, NOT_FOUND));
+    router.errorHandler(413, ctx -> plain(ctx.response(), 413, TOO_LARGE));
     router.errorHandler(405, ctx -> plain(ctx.response(), 405, METHOD_NOT_ALLOWED));
     router.errorHandler(400, ctx -> plain(ctx.response(), 400, BAD_REQUEST));
     router.errorHandler(500, ctx -> {
@@ -242,7 +264,12 @@ public final class HttpVerticle extends VerticleBase {
       known = Future.succeededFuture(ProfileLookup.fallback(FallbackReason.ERROR));
     }
     // Outside the try: an answer that throws must not be answered a second time.
-    known.onComplete(ar -> then.accept(ar.succeeded() ? ar.result() : ProfileLookup.fallback(FallbackReason.ERROR)));
+    known.onComplete(ar -> then.accept(ar.succeeded() ? withConsent(ar.result()) : ProfileLookup.fallback(FallbackReason.ERROR)));
+  }
+
+  /** A reader who withdrew consent to personalization gets the defaults, like a reader we know nothing of. */
+  private ProfileLookup withConsent(ProfileLookup lookup) {
+    return lookup.profile() == null || services.consent().personalization(lookup.profile()) ? lookup : noConsent;
   }
 
   /**

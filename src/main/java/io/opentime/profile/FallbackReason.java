@@ -13,7 +13,9 @@ public enum FallbackReason {
   /** The request's token was missing, forged or expired. */
   BAD_TOKEN("bad_token"),
   /** The block's template failed to render this profile: its default fragment was answered. */
-  RENDER_ERROR("render_error");
+  RENDER_ERROR("render_error"),
+  /** The reader withdrew consent to personalization (or it is required and was never given). */
+  NO_CONSENT("no_consent");
 
   private final String tag;
 

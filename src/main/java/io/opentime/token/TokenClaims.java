@@ -1,12 +1,16 @@
 package io.opentime.token;
 
 /**
- * What a verified token says: the reader's opaque id, the campaign it was minted for (may be null), and when it
- * stops being valid (epoch seconds).
+ * What a verified token says: the reader's opaque id, the campaign it was minted for (may be null), when it stops
+ * being valid (epoch seconds) and, for a click token, the id of the link it opens (may be null; an id, never a URL).
  */
-public record TokenClaims(String uid, String campaign, long expiresAt) {
+public record TokenClaims(String uid, String campaign, long expiresAt, String link) {
 
   public static final int MAX_ID_LENGTH = 128;
+
+  public TokenClaims(String uid, String campaign, long expiresAt) {
+    this(uid, campaign, expiresAt, null);
+  }
 
   public TokenClaims {
     requireId("uid", uid);
@@ -15,6 +19,9 @@ public record TokenClaims(String uid, String campaign, long expiresAt) {
     }
     if (campaign != null) {
       requireId("campaign", campaign);
+    }
+    if (link != null) {
+      requireId("link", link);
     }
   }
 

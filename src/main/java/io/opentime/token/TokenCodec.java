@@ -22,7 +22,7 @@ import javax.crypto.spec.SecretKeySpec;
 /**
  * Mints and verifies {@code v1} tokens: {@code v1.<kid>.<base64url(payload)>.<base64url(HMAC-SHA256)>}, where the
  * MAC covers every character before the last dot and the payload is a small JSON object
- * ({@code {"u":uid,"c":campaign,"e":expiresAtEpochSeconds}}). See {@code docs/tokens.md}.
+ * ({@code {"u":uid,"c":campaign,"e":expiresAtEpochSeconds,"l":linkId}}). See {@code docs/tokens.md}.
  *
  * <p>Verification checks the MAC (constant time) before it decodes or parses anything, so a forged token costs one
  * HMAC and never reaches the JSON parser. Thread-safe: each thread keeps its own {@link Mac} per key.
@@ -159,6 +159,9 @@ public final class TokenCodec {
         g.writeStringField("c", claims.campaign());
       }
       g.writeNumberField("e", claims.expiresAt());
+      if (claims.link() != null) {
+        g.writeStringField("l", claims.link());
+      }
       g.writeEndObject();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -169,6 +172,7 @@ public final class TokenCodec {
   private static TokenClaims parsePayload(byte[] json, int offset, int length) throws IOException {
     String uid = null;
     String campaign = null;
+    String link = null;
     Long exp = null;
     try (JsonParser p = JSON.createParser(json, offset, length)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
@@ -181,6 +185,7 @@ public final class TokenCodec {
         switch (name) {
           case "u" -> uid = requireString(p, v);
           case "c" -> campaign = requireString(p, v);
+          case "l" -> link = requireString(p, v);
           case "e" -> {
             if (v != JsonToken.VALUE_NUMBER_INT) {
               throw new IllegalArgumentException("e is not an integer");
@@ -197,7 +202,7 @@ public final class TokenCodec {
     if (uid == null || exp == null) {
       throw new IllegalArgumentException("payload lacks u or e");
     }
-    return new TokenClaims(uid, campaign, exp);
+    return new TokenClaims(uid, campaign, exp, link);
   }
 
   private static String requireString(JsonParser p, JsonToken v) throws IOException {

@@ -37,7 +37,7 @@ class MainTest {
 
   /** The shipped config with the test key, written to a file. */
   Path configWithKey() {
-    return TestConfig.copyConf(dir, yaml -> yaml.replace("  keys: []", "  keys: [\"" + TestConfig.KEY_SPEC + "\"]"));
+    return TestConfig.copyConf(dir, yaml -> yaml.replaceFirst("  keys: \\[]", "  keys: [\"" + TestConfig.KEY_SPEC + "\"]"));
   }
 
   static TokenVerification verify(String token) {
@@ -157,7 +157,7 @@ class MainTest {
     try (java.net.ServerSocket taken = new java.net.ServerSocket()) {
       taken.bind(new java.net.InetSocketAddress("0.0.0.0", 0));
       Path cfg = TestConfig.copyConf(dir, yaml -> yaml
-          .replace("  keys: []", "  keys: [\"" + TestConfig.KEY_SPEC + "\"]")
+          .replaceFirst("  keys: \\[]", "  keys: [\"" + TestConfig.KEY_SPEC + "\"]")
           .replace("  port: 8080 ", "  port: " + taken.getLocalPort() + " ")
           .replace("  senders: []", "  senders: [\"" + TestConfig.SENDER + "\"]"));
       Run r = run("serve", "-c", cfg.toString());
@@ -172,7 +172,7 @@ class MainTest {
   void missingTemplates() throws Exception {
     Path cfg = dir.resolve("alone.yaml");
     Files.writeString(cfg, Files.readString(Path.of("conf/application.yaml"))
-        .replace("  keys: []", "  keys: [\"" + TestConfig.KEY_SPEC + "\"]")
+        .replaceFirst("  keys: \\[]", "  keys: [\"" + TestConfig.KEY_SPEC + "\"]")
         .replace("  senders: []", "  senders: [\"" + TestConfig.SENDER + "\"]"));
     Run r = run("serve", "-c", cfg.toString());
     assertThat(r.code()).isEqualTo(2);

@@ -1,0 +1,137 @@
+package io.opentime.ops;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
+
+/**
+ * The event meters (tracking, Kafka publishing, the updater, invalidations, the webhook), named in one place like
+ * {@link GatewayMetrics}. Tags are fixed words or topic names from the configuration, never request data.
+ */
+public final class EventMetrics {
+
+  public static final String TRACKED = "opentime.events.tracked";
+  public static final String NOT_TRACKED = "opentime.events.not.tracked";
+  public static final String DELIVERED = "opentime.events.delivered";
+  public static final String DROPPED = "opentime.events.dropped";
+  public static final String FAILED = "opentime.events.failed";
+  public static final String QUEUED = "opentime.events.queued";
+  public static final String SEND_RETRIES = "opentime.events.send.retries";
+  public static final String APPLIED = "opentime.updater.applied";
+  public static final String APPLY_TIME = "opentime.updater.apply";
+  public static final String APPLY_RETRIES = "opentime.updater.retries";
+  public static final String DEAD_LETTERED = "opentime.updater.dead.lettered";
+  public static final String PAUSED = "opentime.updater.paused.partitions";
+  public static final String INVALIDATIONS = "opentime.cache.invalidations";
+  public static final String INVALIDATION_CONNECTED = "opentime.cache.invalidation.connected";
+  public static final String WEBHOOK = "opentime.webhook.requests";
+  public static final String WEBHOOK_EVENTS = "opentime.webhook.events";
+
+  private final MeterRegistry registry;
+  private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+  private final Timer applyTime;
+
+  public EventMetrics(MeterRegistry registry) {
+    this.registry = registry;
+    this.applyTime = Timer.builder(APPLY_TIME)
+        .description("Time to apply one profile event to Redis (the Lua script's round trip)")
+        .serviceLevelObjectives(GatewayMetrics.SLO_BUCKETS)
+        .register(registry);
+    for (String kind : new String[] {"open", "click"}) {
+      counter(TRACKED, "Opens and clicks queued for Kafka", "kind", kind);
+      for (String reason : new String[] {"bad_token", "no_consent", "consent_unknown", "events_off", "queue_full"}) {
+        counter(NOT_TRACKED, "Opens and clicks answered but not recorded, by reason", "kind", kind, "reason", reason);
+      }
+    }
+    for (String result : new String[] {"changed", "unchanged", "erased_before"}) {
+      counter(APPLIED, "Profile events applied to Redis, by effect", "result", result);
+    }
+    counter(APPLY_RETRIES, "Profile event applies retried after a Redis failure or deadline");
+    counter(INVALIDATIONS, "Cached profiles dropped because an update was published");
+    for (String outcome : new String[] {"accepted", "bad_signature", "stale_timestamp", "replayed", "invalid",
+        "too_large", "kafka_unavailable"}) {
+      counter(WEBHOOK, "Webhook requests by outcome", "outcome", outcome);
+    }
+    counter(WEBHOOK_EVENTS, "Events accepted by the webhook and acknowledged by Kafka");
+  }
+
+  private Counter counter(String name, String description, String... tags) {
+    return counters.computeIfAbsent(name + String.join("/", tags),
+        k -> Counter.builder(name).description(description).tags(tags).register(registry));
+  }
+
+  public void tracked(String kind) {
+    counter(TRACKED, "", "kind", kind).increment();
+  }
+
+  public void notTracked(String kind, String reason) {
+    counter(NOT_TRACKED, "", "kind", kind, "reason", reason).increment();
+  }
+
+  public void delivered(String topic) {
+    counter(DELIVERED, "Events acknowledged by Kafka, by topic", "topic", topic).increment();
+  }
+
+  public void dropped(String topic) {
+    counter(DROPPED, "Events refused because the queue in front of Kafka was full or the gateway was stopping",
+        "topic", topic).increment();
+  }
+
+  public void failed(String topic) {
+    counter(FAILED, "Events the Kafka producer gave up on (delivery timeout or a non-retryable error)",
+        "topic", topic).increment();
+  }
+
+  public void sendRetried() {
+    counter(SEND_RETRIES, "Times the sender waited for Kafka to take an event (Kafka away or slow)").increment();
+  }
+
+  public void bindQueue(IntSupplier depth) {
+    Gauge.builder(QUEUED, depth::getAsInt).description("Events waiting in the queue in front of Kafka")
+        .register(registry);
+  }
+
+  public void applied(String result, long nanos) {
+    counter(APPLIED, "", "result", result).increment();
+    applyTime.record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  public void applyRetried() {
+    counter(APPLY_RETRIES, "").increment();
+  }
+
+  public void deadLettered(String reason) {
+    counter(DEAD_LETTERED, "Profile events sent to the dead-letter topic, by reason", "reason", reason).increment();
+  }
+
+  public void bindPaused(IntSupplier paused) {
+    Gauge.builder(PAUSED, paused::getAsInt)
+        .description("Partitions the updater has paused (too many events in flight, or Redis failing)")
+        .register(registry);
+  }
+
+  public void invalidated() {
+    counter(INVALIDATIONS, "").increment();
+  }
+
+  public void bindInvalidationConnected(IntSupplier connected) {
+    Gauge.builder(INVALIDATION_CONNECTED, connected::getAsInt)
+        .description("1 while the invalidation subscription is connected").register(registry);
+  }
+
+  public void webhook(String outcome, int events) {
+    counter(WEBHOOK, "", "outcome", outcome).increment();
+    if (events > 0) {
+      counter(WEBHOOK_EVENTS, "").increment(events);
+    }
+  }
+
+  public MeterRegistry registry() {
+    return registry;
+  }
+}
