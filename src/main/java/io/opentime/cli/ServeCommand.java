@@ -11,7 +11,10 @@ import io.opentime.config.ConfigLoader;
 import io.opentime.config.Durations;
 import io.opentime.config.GatewayConfig;
 import io.opentime.config.HttpConfig;
+import io.opentime.config.KafkaConfig;
+import io.opentime.config.WebhookConfig;
 import io.opentime.demo.DemoData;
+import io.opentime.demo.EmbeddedKafka;
 import io.opentime.demo.EmbeddedRedis;
 import io.opentime.token.TokenKey;
 import io.opentime.token.TokenKeys;
@@ -31,7 +34,10 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code serve}: runs the gateway until SIGTERM/SIGINT. With {@code --demo}, on a local Redis with demo readers. */
+/**
+ * {@code serve}: runs the gateway until SIGTERM/SIGINT. With {@code --demo}, on a local Redis with demo readers and
+ * a local Kafka broker for events (each unless one is configured).
+ */
 @Command(name = "serve", mixinStandardHelpOptions = true,
     description = "Run the gateway (the default command).")
 public final class ServeCommand implements Callable<Integer> {
@@ -46,12 +52,12 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "Configuration file (default: conf/application.yaml).")
   Path config;
 
-  @Option(names = "--demo", description = "Start a local Redis with demo readers, an ephemeral token key unless one "
-      + "is configured, and print ready-to-paste curl commands.")
+  @Option(names = "--demo", description = "Start a local Redis with demo readers and a local Kafka broker (unless "
+      + "configured), ephemeral token and webhook keys unless configured, and print ready-to-paste commands.")
   boolean demo;
 
   /** What a running serve holds; closed by the shutdown hook. */
-  public record Running(Vertx vertx, Gateway gateway, EmbeddedRedis redis, GatewayConfig config) {
+  public record Running(Vertx vertx, Gateway gateway, EmbeddedRedis redis, EmbeddedKafka kafka, GatewayConfig config) {
   }
 
   @Override
@@ -66,6 +72,7 @@ public final class ServeCommand implements Callable<Integer> {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     Vertx vertx = Main.newVertx(registry);
     EmbeddedRedis redis = null;
+    EmbeddedKafka kafka = null;
     try {
       GatewayConfig cfg = Main.block(ConfigLoader.load(vertx, config));
       if (demo) {
@@ -73,8 +80,15 @@ public final class ServeCommand implements Callable<Integer> {
           redis = EmbeddedRedis.start(0);
           cfg = cfg.withRedis(cfg.redis().withUrl(redis.url()));
         }
+        if (!cfg.events().kafka().enabled()) {
+          kafka = EmbeddedKafka.start(0);
+          KafkaConfig.Topics t = cfg.events().kafka().topics();
+          kafka.createTopics(3, t.profileEvents());
+          kafka.createTopics(1, t.opens(), t.clicks(), t.deadLetter());
+          cfg = cfg.withEvents(cfg.events().withKafka(cfg.events().kafka().withBootstrapServers(kafka.bootstrapServers())));
+        }
         cfg = demoDefaults(cfg);
-        Main.block(DemoData.load(vertx, cfg.redis()));
+        Main.block(DemoData.load(vertx, cfg.redis(), cfg.events().links().redisHash()));
       } else {
         requireProductionSettings(cfg);
       }
@@ -83,15 +97,18 @@ public final class ServeCommand implements Callable<Integer> {
           + "config {}", cfg.http().host(), cfg.http().port(), cfg.http().instances(),
           vertx.isNativeTransportEnabled() ? "native" : "JDK NIO", cfg.management().host(), gateway.managementPort(),
           redactedUrl(cfg.redis().url()), ConfigLoader.describeSource(config));
-      Running running = new Running(vertx, gateway, redis, cfg);
+      Running running = new Running(vertx, gateway, redis, kafka, cfg);
       if (demo) {
         PrintWriter out = spec.commandLine().getOut();
-        DemoBanner.print(out, cfg, redis != null);
+        DemoBanner.print(out, cfg, redis != null, kafka != null);
         out.flush();
       }
       return running;
     } catch (Exception | Error e) {
-      Main.closeQuietly(vertx); // first, so its Redis connections close before the demo Redis goes away
+      Main.closeQuietly(vertx); // first, so its Redis and Kafka connections close before the demo servers go away
+      if (kafka != null) {
+        kafka.close();
+      }
       if (redis != null) {
         redis.close();
       }
@@ -116,6 +133,9 @@ public final class ServeCommand implements Callable<Integer> {
       LOG.warn("gateway did not stop cleanly: {}", e.getMessage());
     }
     Main.closeQuietly(running.vertx());
+    if (running.kafka() != null) {
+      running.kafka().close();
+    }
     if (running.redis() != null) {
       running.redis().close();
     }
@@ -148,6 +168,13 @@ public final class ServeCommand implements Callable<Integer> {
     }
     if (cfg.amp().senders().isEmpty()) {
       cfg = cfg.withAmp(new AmpConfig(List.of(DEMO_SENDER), cfg.amp().origins()));
+    }
+    WebhookConfig webhook = cfg.events().webhook();
+    if (!webhook.enabled() && cfg.events().kafka().enabled()) {
+      byte[] secret = new byte[32];
+      new SecureRandom().nextBytes(secret);
+      cfg = cfg.withEvents(cfg.events().withWebhook(new WebhookConfig(new TokenKeys(List.of(new TokenKey("demo", secret))),
+          webhook.maxEvents(), webhook.maxBodyBytes(), webhook.replayWindow(), webhook.ackTimeout())));
     }
     return cfg;
   }

@@ -26,6 +26,10 @@ public final class DemoData {
   public record Reader(String uid, String description, Map<String, String> fields) {
   }
 
+  /** The demo click link: its id (in the click token) and target (in the Redis links hash). */
+  public static final String SALE_LINK = "sale";
+  public static final String SALE_TARGET = "https://shop.opentime.example/sale";
+
   public static final List<Reader> READERS = List.of(
       new Reader("demo-ada", "a gold-tier reader with a full profile",
           fields("first_name", "Ada", "loyalty_tier", "gold", "email", "ada@example.com", "phone", "+44 20 7946 0000",
@@ -82,7 +86,7 @@ public final class DemoData {
    * Writes the demo profiles and catalog, replacing earlier ones, with a short-lived client. One batch on one connection: each
    * DEL must run before its HSET, which separately sent commands on a pooled client do not guarantee.
    */
-  public static Future<Void> load(Vertx vertx, RedisConfig config) {
+  public static Future<Void> load(Vertx vertx, RedisConfig config, String linksHash) {
     Redis client = Redis.createClient(vertx, config.url());
     List<Request> writes = new ArrayList<>();
     for (Reader r : READERS) {
@@ -100,6 +104,8 @@ public final class DemoData {
           .arg("url").arg("https://shop.opentime.example/p/" + p[0]));
       writes.add(Request.cmd(Command.ZADD).arg("catalog:category:" + p[3]).arg(p[4]).arg(p[0]));
     }
+    // Click targets: the demo's click token names the link id "sale", looked up in this hash.
+    writes.add(Request.cmd(Command.HSET).arg(linksHash).arg(SALE_LINK).arg(SALE_TARGET));
     writes.add(Request.cmd(Command.DEL).arg("catalog:bestsellers"));
     for (int i = 0; i < BESTSELLERS.size(); i++) {
       writes.add(Request.cmd(Command.ZADD).arg("catalog:bestsellers").arg(BESTSELLERS.size() - i).arg(BESTSELLERS.get(i)));

@@ -2,6 +2,8 @@ package io.opentime.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.opentime.support.Await;
+import io.opentime.support.EventsSetup;
 import io.opentime.support.Http;
 import io.opentime.support.TestConfig;
 import java.io.PrintWriter;
@@ -68,8 +70,8 @@ class DemoTest {
     ServeCommand.Running running = serve.start();
     try {
       List<Curl> curls = parse(out.toString());
-      assertThat(curls).hasSize(16);
-      assertThat(curls).allSatisfy(c -> assertThat(c.url()).matches("http://127\\.0\\.0\\.1:" + port
+      assertThat(curls).hasSize(18);
+      assertThat(curls.subList(0, 16)).allSatisfy(c -> assertThat(c.url()).matches("http://127\\.0\\.0\\.1:" + port
           + "/v1/(amp|fragment)/(greeting|offer|recommendations)\\?t=.*"));
 
       HttpResponse<String> ada = run(curls.get(0));
@@ -123,9 +125,36 @@ class DemoTest {
       for (Curl c : curls) {
         assertThat(run(c).body()).doesNotContain("@example.com").doesNotContain("+44");
       }
+
+      // Events: the pixel, a click, and an event through the webhook script changing the next open.
+      assertThat(curls.get(16).comment()).contains("pixel");
+      HttpResponse<String> pixel = run(curls.get(16));
+      assertThat(pixel.statusCode()).isEqualTo(200);
+      assertThat(pixel.headers().firstValue("content-type")).hasValue("image/gif");
+      assertThat(curls.get(17).comment()).contains("click");
+      HttpResponse<String> click = run(curls.get(17));
+      assertThat(click.statusCode()).isEqualTo(302);
+      assertThat(click.headers().firstValue("location")).hasValue(io.opentime.demo.DemoData.SALE_TARGET);
+      assertThat(EventsSetup.read(running.kafka().bootstrapServers(), running.config().events().kafka().topics().opens(),
+          1, java.time.Duration.ofSeconds(20))).isNotEmpty();
+
+      java.util.regex.Matcher sh = Pattern.compile("^sh (\\S+) demo-ada first_name 'Ada Lovelace'$", Pattern.MULTILINE)
+          .matcher(out.toString());
+      assertThat(sh.find()).as(out.toString()).isTrue();
+      assertThat(Files.readString(Path.of(sh.group(1)))).doesNotContain("{{");
+      Process p = new ProcessBuilder("sh", sh.group(1), "demo-ada", "first_name", "Ada Lovelace")
+          .redirectErrorStream(true).start();
+      String answer = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      assertThat(p.waitFor()).as(answer).isZero();
+      assertThat(answer).contains("\"accepted\":1");
+      Await.until("the next open shows the event", java.time.Duration.ofSeconds(30),
+          () -> run(curls.get(0)).body().contains("Ada Lovelace"));
+      assertThat(out.toString()).doesNotContain(java.util.HexFormat.of().formatHex(
+          running.config().events().webhook().keys().signing().secret()));
     } finally {
       ServeCommand.stop(running);
     }
     assertThat(running.redis().alive()).isFalse();
+    assertThat(running.kafka().running()).isFalse();
   }
 }
