@@ -51,9 +51,14 @@ function init(args)
   -- Format the request once around a marker, then splice each token in: request() costs one concatenation
   -- (none with a single token) and init stays fast with many tokens, so the run starts at once.
   local marker = "@OPENTIME_TOKEN@"
-  -- OPENTIME_PATH picks the endpoint (default the AMP greeting), e.g. /v1/fragment/recommendations
+  -- OPENTIME_PATH picks the endpoint (default the AMP greeting), e.g. /v1/fragment/recommendations; a path that
+  -- holds the marker itself takes the token there instead of in ?t= (the pixel: /v1/open/@OPENTIME_TOKEN@.gif)
   local path = os.getenv("OPENTIME_PATH") or "/v1/amp/greeting"
-  local template = wrk.format("GET", path .. "?t=" .. marker)
+  local target = path .. "?t=" .. marker
+  if string.find(path, marker, 1, true) then
+    target = path
+  end
+  local template = wrk.format("GET", target)
   local at = string.find(template, marker, 1, true)
   prefix_ = string.sub(template, 1, at - 1)
   suffix_ = string.sub(template, at + #marker)

@@ -95,6 +95,10 @@ public final class Gateway {
           new Catalog(config.recommendations(), store, ticker), blocks.schema());
       EventMetrics eventMetrics = new EventMetrics(registry);
       KafkaConfig kafka = config.events().kafka();
+      if (kafka.enabled()) {
+        eventMetrics.topics(kafka.topics().opens(), kafka.topics().clicks(), kafka.topics().profileEvents(),
+            kafka.topics().deadLetter());
+      }
       services = new GatewayServices(config,
           new VerifiedTokens(new TokenCodec(config.tokenKeys(), clock), VERIFIED_TOKENS),
           new AmpCors(config.amp()),

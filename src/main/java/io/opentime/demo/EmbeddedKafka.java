@@ -19,6 +19,7 @@ import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
@@ -66,6 +67,7 @@ public final class EmbeddedKafka implements AutoCloseable {
   private static final Duration ADMIN_CALL_TIMEOUT = Duration.ofSeconds(30);
   private static final String HOST = "127.0.0.1";
   private static final int NODE_ID = 1;
+  private static final AtomicInteger ADMINS = new AtomicInteger();
 
   static {
     Exit.Procedure refuse = (status, message) -> {
@@ -318,7 +320,8 @@ public final class EmbeddedKafka implements AutoCloseable {
   private Admin admin() {
     Properties props = new Properties();
     props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
-    props.put(AdminClientConfig.CLIENT_ID_CONFIG, "embedded-kafka-admin");
+    // unique: two clients with one id in a JVM make Kafka warn that it cannot register their MBean
+    props.put(AdminClientConfig.CLIENT_ID_CONFIG, "embedded-kafka-admin-" + ADMINS.incrementAndGet());
     props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
     props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "10000");
     props.put(AdminClientConfig.RECONNECT_BACKOFF_MS_CONFIG, "50");

@@ -50,6 +50,8 @@ public final class UpdaterVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(UpdaterVerticle.class);
   private static final long FIRST_RETRY_MS = 50;
   private static final long COMMIT_EVERY_MS = 500;
+  private static final String NOT_JSON = "not a JSON object";
+  private static final java.time.Duration POLL_TIMEOUT = java.time.Duration.ofMillis(20);
 
   private final KafkaConfig kafka;
   private final UpdaterConfig config;
@@ -118,6 +120,9 @@ public final class UpdaterVerticle extends VerticleBase {
           consumerMetrics = new KafkaClientMetrics(raw);
           consumerMetrics.bindTo(metrics.registry());
           consumer = KafkaConsumer.create(vertx, raw);
+          // The client polls on one thread and runs pause/resume between polls: a long poll on paused partitions
+          // would hold a resume back for the whole poll timeout (1 s by default), stalling the partition.
+          consumer.pollTimeout(POLL_TIMEOUT);
           consumer.partitionsAssignedHandler(this::assigned);
           consumer.partitionsRevokedHandler(this::revoked);
           consumer.exceptionHandler(err -> LOG.warn("updater consumer: {}", err.toString()));
@@ -181,7 +186,7 @@ public final class UpdaterVerticle extends VerticleBase {
       event = ProfileEvent.fromJson(new JsonObject(Buffer.buffer(record.value() == null ? new byte[0] : record.value())),
           clock.instant());
     } catch (DecodeException | ClassCastException e) {
-      deadLetter(s, entry, record, "not a JSON object");
+      deadLetter(s, entry, record, NOT_JSON);
       return;
     } catch (InvalidEventException e) {
       deadLetter(s, entry, record, e.getMessage());
@@ -242,8 +247,11 @@ public final class UpdaterVerticle extends VerticleBase {
         });
   }
 
-  /** A short, bounded tag for the dead-letter metric: the member named by the message, or "json". */
+  /** A short, bounded tag for the dead-letter metric: "json", the member named by the message, or "schema". */
   static String reasonTag(String reason) {
+    if (NOT_JSON.equals(reason)) {
+      return "json";
+    }
     int colon = reason.indexOf(':');
     String head = colon > 0 ? reason.substring(0, colon) : reason;
     return head.matches("[a-z_]{1,32}") ? head : "schema";

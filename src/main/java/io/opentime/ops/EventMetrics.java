@@ -35,6 +35,7 @@ public final class EventMetrics {
   private final MeterRegistry registry;
   private final Map<String, Counter> counters = new ConcurrentHashMap<>();
   private final Timer applyTime;
+  private final Counter[] tracked = new Counter[2]; // open, click
 
   public EventMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -43,7 +44,7 @@ public final class EventMetrics {
         .serviceLevelObjectives(GatewayMetrics.SLO_BUCKETS)
         .register(registry);
     for (String kind : new String[] {"open", "click"}) {
-      counter(TRACKED, "Opens and clicks queued for Kafka", "kind", kind);
+      tracked["open".equals(kind) ? 0 : 1] = counter(TRACKED, "Opens and clicks queued for Kafka", "kind", kind);
       for (String reason : new String[] {"bad_token", "no_consent", "consent_unknown", "events_off", "queue_full"}) {
         counter(NOT_TRACKED, "Opens and clicks answered but not recorded, by reason", "kind", kind, "reason", reason);
       }
@@ -58,6 +59,18 @@ public final class EventMetrics {
       counter(WEBHOOK, "Webhook requests by outcome", "outcome", outcome);
     }
     counter(WEBHOOK_EVENTS, "Events accepted by the webhook and acknowledged by Kafka");
+    for (String reason : new String[] {"json", "schema"}) {
+      counter(DEAD_LETTERED, "Profile events sent to the dead-letter topic, by reason", "reason", reason);
+    }
+  }
+
+  /** Registers the per-topic delivery meters up front, so dashboards and alerts see them before the first event. */
+  public void topics(String... topics) {
+    for (String topic : topics) {
+      delivered(topic, 0);
+      dropped(topic, 0);
+      failed(topic, 0);
+    }
   }
 
   private Counter counter(String name, String description, String... tags) {
@@ -66,7 +79,7 @@ public final class EventMetrics {
   }
 
   public void tracked(String kind) {
-    counter(TRACKED, "", "kind", kind).increment();
+    tracked["open".equals(kind) ? 0 : 1].increment();
   }
 
   public void notTracked(String kind, String reason) {
@@ -74,17 +87,29 @@ public final class EventMetrics {
   }
 
   public void delivered(String topic) {
-    counter(DELIVERED, "Events acknowledged by Kafka, by topic", "topic", topic).increment();
+    delivered(topic, 1);
   }
 
   public void dropped(String topic) {
-    counter(DROPPED, "Events refused because the queue in front of Kafka was full or the gateway was stopping",
-        "topic", topic).increment();
+    dropped(topic, 1);
   }
 
   public void failed(String topic) {
+    failed(topic, 1);
+  }
+
+  private void delivered(String topic, int n) {
+    counter(DELIVERED, "Events acknowledged by Kafka, by topic", "topic", topic).increment(n);
+  }
+
+  private void dropped(String topic, int n) {
+    counter(DROPPED, "Events refused because the queue in front of Kafka was full or the gateway was stopping",
+        "topic", topic).increment(n);
+  }
+
+  private void failed(String topic, int n) {
     counter(FAILED, "Events the Kafka producer gave up on (delivery timeout or a non-retryable error)",
-        "topic", topic).increment();
+        "topic", topic).increment(n);
   }
 
   public void sendRetried() {

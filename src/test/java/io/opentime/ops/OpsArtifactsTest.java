@@ -6,7 +6,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.opentime.config.ConfigParser;
 import io.opentime.config.Durations;
 import io.opentime.support.Http;
+import io.opentime.support.EventsSetup;
 import io.opentime.support.RunningGateway;
+import io.opentime.support.TestKafka;
+import io.opentime.support.TestRedis;
 import io.opentime.support.TestConfig;
 import io.opentime.token.TokenKeys;
 import io.vertx.core.Vertx;
@@ -42,11 +45,12 @@ class OpsArtifactsTest {
 
   static RunningGateway gw;
   static Set<String> exposed;
-  static final Pattern METRIC = Pattern.compile("\\b((?:opentime|cache|jvm|process|system)_[a-z_]+)\\b");
+  static final Pattern METRIC = Pattern.compile("\\b((?:opentime|cache|jvm|process|system|kafka)_[a-z_]+)\\b");
 
   @BeforeAll
   static void scrape(Vertx vertx) {
-    gw = RunningGateway.onSharedRedis(vertx);
+    // With events on (Kafka, updater), so the event and Kafka client meters exist too.
+    gw = new RunningGateway(vertx, EventsSetup.config(TestRedis.shared().url(), TestKafka.bootstrapServers(), Map.of()));
     gw.greeting("ops-reader");
     exposed = new HashSet<>();
     for (String line : Http.get(gw.management() + "/metrics").body().split("\n")) {

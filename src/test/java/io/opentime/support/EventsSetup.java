@@ -51,6 +51,8 @@ public final class EventsSetup {
     env.put("OPENTIME_KAFKA_BOOTSTRAP_SERVERS", bootstrap);
     env.put("OPENTIME_UPDATER_GROUP_ID", "updater-" + run);
     env.put("OPENTIME_WEBHOOK_KEYS", WEBHOOK_KEY_SPEC);
+    // These tests are about events, not the read deadline: a CPU-starved CI machine must not turn reads into defaults.
+    env.put("OPENTIME_REDIS_DEADLINE", "500ms");
     env.putAll(extraEnv);
     GatewayConfig base = TestConfig.forRedis(redisUrl, env);
     UpdaterConfig u = base.events().updater();
