@@ -19,8 +19,9 @@
 -- Versions and names are compared byte by byte, never with Lua's '<' on strings, which follows the server's
 -- LC_COLLATE locale (Redis calls setlocale): a locale's collation may tie or reorder ids.
 --
--- Cost: an event reads only the fields it needs (HMGET), and the bookkeeping fields of one kind (HSCAN MATCH)
--- only when one of them changes; only an erasure reads the whole hash.
+-- Cost: an event reads only the fields it needs (HMGET). A view or cart event that changes a mark rebuilds its list
+-- from all the marks of its kind (HSCAN MATCH), unless a shortcut gives the same list (see "shortcuts"); a
+-- purchase always reads the cart and order marks; only an erasure reads the whole hash.
 
 local key = KEYS[1]
 local channel, uid, event_type, version, time = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -34,20 +35,12 @@ local MAX_CART_ITEMS = 50
 local MAX_PURCHASED = 100
 local CHUNK = 1000 -- arguments per HSET/HDEL call (unpack has a limit)
 
--- the second byte of each kind of bookkeeping field (~<kind>:<name>): field version, category, cart, order
-local FIELD, CATEGORY, CART, ORDER = string.byte('v'), string.byte('c'), string.byte('k'), string.byte('o')
-local TILDE, COLON, PLUS = string.byte('~'), string.byte(':'), string.byte('+')
+-- bytes: the second one of each kind of bookkeeping field (~<kind>:<name>), and '~', ':', '+'
+local FIELD, CATEGORY, CART, ORDER = 118, 99, 107, 111 -- v c k o
+local TILDE, COLON, PLUS = 126, 58, 43
 
 local CART_FIELDS = { 'cart_items', 'cart_updated_at' }
 local ORDER_FIELDS = { 'last_purchase_at', 'orders_365d', 'spend_365d', 'purchased' }
--- visible fields rebuilt from bookkeeping fields, never written by an event directly
-local DERIVED = { recent_categories = true }
-for _, field in ipairs(CART_FIELDS) do
-  DERIVED[field] = true
-end
-for _, field in ipairs(ORDER_FIELDS) do
-  DERIVED[field] = true
-end
 
 ---------------------------------------------------------------------------------------------------- comparisons
 
@@ -322,6 +315,101 @@ local function rebuild_orders()
   set_list('purchased', purchased)
 end
 
+------------------------------------------------------------------------------------------------------ shortcuts
+-- Most events arrive in order, so a view or a cart add is usually the newest of its kind. Then the list can be
+-- updated from the list itself, with exactly the result of a rebuild from all marks, without reading all marks.
+
+-- The mark of the first (newest) name of a list field (loaded if needed); nil if the list is empty, false if that
+-- mark is missing (a list this script did not write: rebuild it).
+local function first_mark(list_field, prefix)
+  local first = h[list_field] and string.match(h[list_field], '^[^,]+')
+  if not first then
+    return nil
+  end
+  local mark = prefix .. first
+  if h[mark] == nil then
+    load_fields({ mark })
+  end
+  return h[mark] or false
+end
+
+-- True if setting this mark cannot push its kind past the cap: it exists already, or the whole hash has fewer
+-- fields than the cap.
+local function no_drop(mark, cap)
+  return h[mark] ~= nil or redis.call('HLEN', key) < cap
+end
+
+-- Puts a name first in a list field (removing it further down), keeping at most max names.
+local function put_first(list_field, name, max)
+  local names = { name }
+  for other in string.gmatch(h[list_field] or '', '[^,]+') do
+    if other ~= name and #names < max then
+      names[#names + 1] = other
+    end
+  end
+  set_list(list_field, names)
+end
+
+-- A later mark for a category that drops no mark and is the newest view: the category goes first.
+local function category_shortcut(category, mark)
+  local newest = first_mark('recent_categories', '~c:')
+  if newest == false or (newest and not later(version, newest)) or not no_drop(mark, MAX_CATEGORY_MARKS) then
+    return false
+  end
+  set(mark, version)
+  put_first('recent_categories', category, MAX_RECENT_CATEGORIES)
+  return true
+end
+
+-- A later cart mark that drops no mark, and either puts in a product later than the newest item (it goes first)
+-- or takes out one unlisted, or listed in a list that is not full (so no unlisted item moves up).
+local function cart_shortcut(product, sign)
+  local mark = '~k:' .. product
+  if not no_drop(mark, MAX_CART_MARKS) then
+    return false
+  end
+  if sign == '+' then
+    local newest = first_mark('cart_items', '~k:')
+    if newest == false or (newest and not later(version, version_in(CART, newest))) then
+      return false
+    end
+    set(mark, version .. sign)
+    put_first('cart_items', product, MAX_CART_ITEMS)
+    set('cart_updated_at', time)
+    return true
+  end
+  local rest, listed = {}, false
+  for name in string.gmatch(h['cart_items'] or '', '[^,]+') do
+    if name == product then
+      listed = true
+    else
+      rest[#rest + 1] = name
+    end
+  end
+  if not listed then -- not in the cart, or in it but not shown: the list stays
+    set(mark, version .. sign)
+    return true
+  end
+  if #rest + 1 >= MAX_CART_ITEMS then
+    return false
+  end
+  local updated = nil
+  if rest[1] then
+    local first = '~k:' .. rest[1]
+    if h[first] == nil then
+      load_fields({ first })
+    end
+    if not h[first] then
+      return false
+    end
+    updated = iso_time(millis_of(h[first]))
+  end
+  set(mark, version .. sign)
+  set_list('cart_items', rest)
+  set('cart_updated_at', updated)
+  return true
+end
+
 ------------------------------------------------------------------------------------------------------- handlers
 
 -- Last write wins per field: each field's ~v: holds the version that last wrote (or deleted) it.
@@ -365,7 +453,7 @@ local function apply_page_view()
     set('last_view_at', time)
     set('last_view_category', category)
   end
-  if later(version, h[mark]) then
+  if later(version, h[mark]) and not category_shortcut(category, mark) then
     load_kind(CATEGORY)
     set(mark, version)
     rebuild_categories()
@@ -394,11 +482,14 @@ end
 
 local function apply_cart(sign)
   local product = ARGV[7]
-  load_fields({ '~erased', '~k:' .. product, unpack(CART_FIELDS) })
+  local mark = '~k:' .. product
+  load_fields({ '~erased', mark, unpack(CART_FIELDS) })
   if erased_before() then
     return 'ERASED_BEFORE'
   end
-  mark_cart({ product }, sign)
+  if later(version, h[mark] and version_in(CART, h[mark])) and not cart_shortcut(product, sign) then
+    mark_cart({ product }, sign)
+  end
   return commit()
 end
 
@@ -460,8 +551,12 @@ local function apply_erasure()
     end
   end
   -- visible fields: kept while the version mark covering them is; derived ones are rebuilt below
+  local derived = {
+    recent_categories = true, cart_items = true, cart_updated_at = true,
+    last_purchase_at = true, orders_365d = true, spend_365d = true, purchased = true,
+  }
   for _, field in ipairs(fields) do
-    if string.byte(field, 1) ~= TILDE and not DERIVED[field] then
+    if string.byte(field, 1) ~= TILDE and not derived[field] then
       local cover = (field == 'last_view_at' or field == 'last_view_category') and '~v:last_view' or '~v:' .. field
       if not h[cover] then
         set(field, nil)

@@ -329,7 +329,8 @@ public record ProfileEvent(String id, String uid, Instant time, Payload payload)
       for (Map.Entry<String, String> a : attributes.entrySet()) {
         String member = "attributes." + a.getKey();
         if (a.getKey() == null || !ATTRIBUTE_NAME.matcher(a.getKey()).matches()) {
-          throw invalid(member, "not a valid name (a lower-case letter, then up to 63 lower-case letters, digits or _)");
+          throw invalid(member,
+              "not a valid name (a lower-case letter, then up to 63 lower-case letters, digits or _)");
         }
         if (RESERVED_ATTRIBUTE_NAMES.contains(a.getKey())) {
           throw invalid(member, "reserved: derived from events");

@@ -31,7 +31,8 @@ class ProfileEventTest {
   static final Instant NOW = Instant.parse("2026-11-22T12:00:00Z");
 
   static JsonObject common(String type) {
-    return new JsonObject().put("id", "ev-1").put("uid", "r-1029").put("type", type).put("time", "2026-11-22T10:00:00Z");
+    return new JsonObject().put("id", "ev-1").put("uid", "r-1029").put("type", type)
+        .put("time", "2026-11-22T10:00:00Z");
   }
 
   static JsonObject pageView() {
@@ -68,10 +69,6 @@ class ProfileEventTest {
     return json;
   }
 
-  static String repeat(String s, int n) {
-    return s.repeat(n);
-  }
-
   static JsonObject attributes(int n) {
     JsonObject a = new JsonObject();
     IntStream.range(0, n).forEach(i -> a.put("a" + i, "v"));
@@ -100,8 +97,9 @@ class ProfileEventTest {
         Arguments.of(with(pageView(), j -> j.put("id", 12)), "id: must be a string"),
         Arguments.of(with(pageView(), j -> j.putNull("id")), "id: must be a string"),
         Arguments.of(with(pageView(), j -> j.put("id", "")), "id: must be 1-128 characters"),
-        Arguments.of(with(pageView(), j -> j.put("id", repeat("x", 129))), "id: must be 1-128 characters"),
-        Arguments.of(with(pageView(), j -> j.put("id", "a b")), "id: must not contain whitespace or control characters"),
+        Arguments.of(with(pageView(), j -> j.put("id", "x".repeat(129))), "id: must be 1-128 characters"),
+        Arguments.of(with(pageView(), j -> j.put("id", "a b")),
+            "id: must not contain whitespace or control characters"),
         Arguments.of(with(pageView(), j -> j.put("id", "a\u00a0b")),
             "id: must not contain whitespace or control characters"),
         Arguments.of(with(pageView(), j -> j.put("id", "a\u0007")),
@@ -109,8 +107,9 @@ class ProfileEventTest {
         Arguments.of(with(pageView(), j -> j.put("id", "a\ud800")), "id: not valid Unicode (a lone surrogate)"),
         // uid
         Arguments.of(with(pageView(), j -> j.remove("uid")), "uid: required"),
-        Arguments.of(with(pageView(), j -> j.put("uid", repeat("u", 129))), "uid: must be 1-128 characters"),
-        Arguments.of(with(pageView(), j -> j.put("uid", "r 1")), "uid: must not contain whitespace or control characters"),
+        Arguments.of(with(pageView(), j -> j.put("uid", "u".repeat(129))), "uid: must be 1-128 characters"),
+        Arguments.of(with(pageView(), j -> j.put("uid", "r 1")),
+            "uid: must not contain whitespace or control characters"),
         Arguments.of(with(pageView(), j -> j.put("uid", "ada@example.com")),
             "uid: must not contain '@' (an opaque reader id, never an email address)"),
         // time
@@ -130,7 +129,7 @@ class ProfileEventTest {
         Arguments.of(with(pageView(), j -> j.remove("category")), "category: required"),
         Arguments.of(with(pageView(), j -> j.put("category", true)), "category: must be a string"),
         Arguments.of(with(pageView(), j -> j.put("category", "")), "category: must be 1-64 characters"),
-        Arguments.of(with(pageView(), j -> j.put("category", repeat("c", 65))), "category: must be 1-64 characters"),
+        Arguments.of(with(pageView(), j -> j.put("category", "c".repeat(65))), "category: must be 1-64 characters"),
         Arguments.of(with(pageView(), j -> j.put("category", "   ")), "category: must not be blank"),
         Arguments.of(with(pageView(), j -> j.put("category", "a\nb")), "category: must not contain control characters"),
         Arguments.of(with(pageView(), j -> j.put("category", "shoes,hats")), "category: must not contain ','"),
@@ -141,14 +140,15 @@ class ProfileEventTest {
         Arguments.of(with(cartAdd(), j -> j.remove("product")), "product: required"),
         Arguments.of(with(cartAdd(), j -> j.put("product", "p 1")),
             "product: must not contain whitespace or control characters"),
-        Arguments.of(with(cartRemove(), j -> j.put("product", repeat("p", 129))), "product: must be 1-128 characters"),
+        Arguments.of(with(cartRemove(), j -> j.put("product", "p".repeat(129))), "product: must be 1-128 characters"),
         // purchase
         Arguments.of(with(purchase(), j -> j.remove("order")), "order: required"),
         Arguments.of(with(purchase(), j -> j.put("order", "o 1")),
             "order: must not contain whitespace or control characters"),
         Arguments.of(with(purchase(), j -> j.remove("products")), "products: required"),
         Arguments.of(with(purchase(), j -> j.put("products", "sku-1")), "products: must be an array"),
-        Arguments.of(with(purchase(), j -> j.put("products", new JsonArray())), "products: must hold 1-100 product ids"),
+        Arguments.of(with(purchase(), j -> j.put("products", new JsonArray())),
+            "products: must hold 1-100 product ids"),
         Arguments.of(with(purchase(), j -> j.put("products", products(101))), "products: must hold 1-100 product ids"),
         Arguments.of(with(purchase(), j -> j.put("products", new JsonArray().add("a").add(2))),
             "products[1]: must be a string"),
@@ -162,14 +162,15 @@ class ProfileEventTest {
         // attribute
         Arguments.of(with(attribute(), j -> j.remove("attributes")), "attributes: required"),
         Arguments.of(with(attribute(), j -> j.put("attributes", "first_name=Ada")), "attributes: must be an object"),
-        Arguments.of(with(attribute(), j -> j.put("attributes", new JsonObject())), "attributes: must have 1-50 members"),
+        Arguments.of(with(attribute(), j -> j.put("attributes", new JsonObject())),
+            "attributes: must have 1-50 members"),
         Arguments.of(with(attribute(), j -> j.put("attributes", attributes(51))), "attributes: must have 1-50 members"),
         Arguments.of(with(attribute(), j -> j.put("attributes", new JsonObject().put("First", "Ada"))),
             "attributes.First: not a valid name (a lower-case letter, then up to 63 lower-case letters, digits or _)"),
         Arguments.of(with(attribute(), j -> j.put("attributes", new JsonObject().put("~v:x", "1"))),
             "attributes.~v:x: not a valid name (a lower-case letter, then up to 63 lower-case letters, digits or _)"),
-        Arguments.of(with(attribute(), j -> j.put("attributes", new JsonObject().put("a" + repeat("b", 64), "x"))),
-            "attributes.a" + repeat("b", 64)
+        Arguments.of(with(attribute(), j -> j.put("attributes", new JsonObject().put("a" + "b".repeat(64), "x"))),
+            "attributes.a" + "b".repeat(64)
                 + ": not a valid name (a lower-case letter, then up to 63 lower-case letters, digits or _)"),
         Arguments.of(with(attribute(), j -> j.put("attributes", new JsonObject().put("orders_365d", "9"))),
             "attributes.orders_365d: reserved: derived from events"),
@@ -177,7 +178,7 @@ class ProfileEventTest {
             "attributes.last_view: reserved: derived from events"),
         Arguments.of(with(attribute(), j -> j.put("attributes", new JsonObject().put("age", 42))),
             "attributes.age: must be a string or null"),
-        Arguments.of(with(attribute(), j -> j.put("attributes", new JsonObject().put("bio", repeat("b", 1025)))),
+        Arguments.of(with(attribute(), j -> j.put("attributes", new JsonObject().put("bio", "b".repeat(1025)))),
             "attributes.bio: must be at most 1024 characters"),
         Arguments.of(with(attribute(), j -> j.put("attributes", new JsonObject().put("bio", "\udc00"))),
             "attributes.bio: not valid Unicode (a lone surrogate)"),

@@ -11,6 +11,7 @@ import io.opentime.events.ProfileEvent.Erasure;
 import io.opentime.events.ProfileEvent.PageView;
 import io.opentime.events.ProfileEvent.Payload;
 import io.opentime.events.ProfileEvent.Purchase;
+import io.opentime.events.ProfileEvent.Type;
 import io.opentime.support.TestRedis;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -24,6 +25,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -96,7 +99,7 @@ class ProfileWriterTest {
     }
   }
 
-  static Instant min(double minutes) {
+  static Instant minute(double minutes) {
     return T0.plusMillis(Math.round(minutes * 60_000));
   }
 
@@ -149,8 +152,8 @@ class ProfileWriterTest {
   @Test
   @DisplayName("page_view: last view is last-write-wins; recent categories ordered by each category's newest view")
   void pageView() {
-    ProfileEvent shoes = event("e1", min(10), new PageView("shoes", "sku-1"));
-    ProfileEvent hats = event("e2", min(5), new PageView("hats", null));
+    ProfileEvent shoes = event("e1", minute(10), new PageView("shoes", "sku-1"));
+    ProfileEvent hats = event("e2", minute(5), new PageView("hats", null));
     assertThat(apply(shoes)).isEqualTo(ApplyResult.CHANGED);
     assertThat(apply(hats)).isEqualTo(ApplyResult.CHANGED); // older: only its category mark
     assertThat(hash(UID)).containsExactly(
@@ -160,8 +163,8 @@ class ProfileWriterTest {
         entry("~c:hats", hats.version()),
         entry("~c:shoes", shoes.version()),
         entry("~v:last_view", shoes.version()));
-    assertThat(apply(event("e3", min(1), new PageView("shoes", null)))).isEqualTo(ApplyResult.UNCHANGED);
-    ProfileEvent hatsAgain = event("e4", min(20.5), new PageView("hats", null));
+    assertThat(apply(event("e3", minute(1), new PageView("shoes", null)))).isEqualTo(ApplyResult.UNCHANGED);
+    ProfileEvent hatsAgain = event("e4", minute(20.5), new PageView("hats", null));
     assertThat(apply(hatsAgain)).isEqualTo(ApplyResult.CHANGED);
     assertThat(visible(UID)).containsExactly(
         entry("last_view_at", "2026-03-01T10:20:30Z"),
@@ -173,35 +176,41 @@ class ProfileWriterTest {
   @Test
   @DisplayName("page_view: 10 recent categories are shown and the 50 newest category marks are kept")
   void categoriesCapped() {
-    for (int i = 59; i >= 0; i--) { // newest first: every later arrival is older
-      apply(event("v" + i, min(i), new PageView(String.format("c%02d", i), null)));
+    for (int i = 0; i < 60; i++) { // in order: each view is the newest
+      apply(new ProfileEvent("v" + i, "in-order", minute(i), new PageView(String.format("c%02d", i), null)));
     }
-    Map<String, String> hash = hash(UID);
-    assertThat(hash.keySet().stream().filter(f -> f.startsWith("~c:"))).hasSize(50)
-        .doesNotContain("~c:c09").contains("~c:c10", "~c:c59");
-    assertThat(hash).containsEntry("recent_categories", "c59,c58,c57,c56,c55,c54,c53,c52,c51,c50")
-        .containsEntry("last_view_category", "c59");
-    assertThat(apply(event("v0", min(0), new PageView("c00", null)))).isEqualTo(ApplyResult.UNCHANGED);
+    for (int i = 59; i >= 0; i--) { // newest first: every later arrival is older
+      apply(new ProfileEvent("v" + i, "reversed", minute(i), new PageView(String.format("c%02d", i), null)));
+    }
+    for (String uid : List.of("in-order", "reversed")) {
+      Map<String, String> hash = hash(uid);
+      assertThat(hash.keySet().stream().filter(f -> f.startsWith("~c:"))).as(uid).hasSize(50)
+          .doesNotContain("~c:c09").contains("~c:c10", "~c:c59");
+      assertThat(hash).as(uid).containsEntry("recent_categories", "c59,c58,c57,c56,c55,c54,c53,c52,c51,c50")
+          .containsEntry("last_view_category", "c59");
+      assertThat(apply(new ProfileEvent("v0", uid, minute(0), new PageView("c00", null))))
+          .isEqualTo(ApplyResult.UNCHANGED);
+    }
   }
 
   @Test
   @DisplayName("cart_add/cart_remove: last write wins per product; the cart lists products newest first")
   void cart() {
-    apply(event("a1", min(1), new CartAdd("a")));
-    ProfileEvent addB = event("b2", min(2), new CartAdd("b"));
+    apply(event("a1", minute(1), new CartAdd("a")));
+    ProfileEvent addB = event("b2", minute(2), new CartAdd("b"));
     apply(addB);
     assertThat(visible(UID)).containsExactly(
         entry("cart_items", "b,a"), entry("cart_updated_at", "2026-03-01T10:02:00Z"));
     assertThat(hash(UID)).containsEntry("~k:b", addB.version() + "+");
 
-    ProfileEvent removeB = event("b3", min(3), new CartRemove("b"));
+    ProfileEvent removeB = event("b3", minute(3), new CartRemove("b"));
     assertThat(apply(removeB)).isEqualTo(ApplyResult.CHANGED);
     assertThat(visible(UID)).containsExactly(
         entry("cart_items", "a"), entry("cart_updated_at", "2026-03-01T10:01:00Z"));
     assertThat(hash(UID)).containsEntry("~k:b", removeB.version() + "-");
 
-    assertThat(apply(event("b0", min(0), new CartAdd("b")))).isEqualTo(ApplyResult.UNCHANGED);
-    assertThat(apply(event("a4", min(4), new CartRemove("a")))).isEqualTo(ApplyResult.CHANGED);
+    assertThat(apply(event("b0", minute(0), new CartAdd("b")))).isEqualTo(ApplyResult.UNCHANGED);
+    assertThat(apply(event("a4", minute(4), new CartRemove("a")))).isEqualTo(ApplyResult.CHANGED);
     assertThat(visible(UID)).as("an empty cart has neither field").isEmpty();
   }
 
@@ -209,21 +218,25 @@ class ProfileWriterTest {
   @DisplayName("cart: at most 50 items are listed and the 100 newest product marks are kept")
   void cartCapped() {
     for (int i = 0; i < 120; i++) {
-      apply(event("k" + i, min(i), new CartAdd("p" + i)));
+      apply(event("k" + i, minute(i), new CartAdd("p" + i)));
     }
     Map<String, String> hash = hash(UID);
     assertThat(hash.keySet().stream().filter(f -> f.startsWith("~k:"))).hasSize(100).doesNotContain("~k:p19");
     assertThat(hash.get("cart_items").split(",")).hasSize(50).startsWith("p119", "p118").endsWith("p70");
-    assertThat(hash).containsEntry("cart_updated_at", min(119).toString());
+    assertThat(hash).containsEntry("cart_updated_at", minute(119).toString());
+
+    apply(event("r", minute(200), new CartRemove("p119"))); // the first item not shown moves up
+    assertThat(hash(UID).get("cart_items").split(",")).hasSize(50).startsWith("p118").endsWith("p69");
+    assertThat(hash(UID)).containsEntry("cart_updated_at", minute(118).toString());
   }
 
   @Test
   @DisplayName("purchase: records the order, takes its products out of the cart if newer, lists purchased products")
   void purchaseAndCart() {
-    apply(event("c1", min(1), new CartAdd("a")));
-    apply(event("c2", min(2), new CartAdd("b")));
-    apply(event("c3", min(10), new CartAdd("c")));
-    ProfileEvent order1 = event("p5", min(5), purchase("o-1", "30", "a", "b"));
+    apply(event("c1", minute(1), new CartAdd("a")));
+    apply(event("c2", minute(2), new CartAdd("b")));
+    apply(event("c3", minute(10), new CartAdd("c")));
+    ProfileEvent order1 = event("p5", minute(5), purchase("o-1", "30", "a", "b"));
     assertThat(apply(order1)).isEqualTo(ApplyResult.CHANGED);
     assertThat(hash(UID)).contains(
         entry("cart_items", "c"),
@@ -235,9 +248,9 @@ class ProfileWriterTest {
         entry("~o:o-1", order1.version() + "|30|a,b"),
         entry("~k:a", order1.version() + "-"));
 
-    apply(event("c6", min(6), new CartAdd("a"))); // bought again later: back in the cart
-    apply(event("c20", min(20), new CartAdd("d")));
-    apply(event("p15", min(15), purchase("o-2", "12.5", "d", "a"))); // older than the add of d: d stays
+    apply(event("c6", minute(6), new CartAdd("a"))); // bought again later: back in the cart
+    apply(event("c20", minute(20), new CartAdd("d")));
+    apply(event("p15", minute(15), purchase("o-2", "12.5", "d", "a"))); // older than the add of d: d stays
     assertThat(visible(UID)).containsExactly(
         entry("cart_items", "d,c"),
         entry("cart_updated_at", "2026-03-01T10:20:00Z"),
@@ -273,46 +286,46 @@ class ProfileWriterTest {
   @Test
   @DisplayName("purchase: money is summed in cents (each amount rounded half up), shown with up to 2 decimals")
   void money() {
-    apply(event("m1", min(1), purchase("o-1", "0.1", "a")));
-    apply(event("m2", min(2), purchase("o-2", "0.2", "a")));
+    apply(event("m1", minute(1), purchase("o-1", "0.1", "a")));
+    apply(event("m2", minute(2), purchase("o-2", "0.2", "a")));
     assertThat(hash(UID)).containsEntry("spend_365d", "0.3");
-    ProfileEvent m3 = event("m3", min(3), purchase("o-3", "19.995", "a"));
+    ProfileEvent m3 = event("m3", minute(3), purchase("o-3", "19.995", "a"));
     apply(m3);
-    apply(event("m4", min(4), purchase("o-4", "0.004", "a")));
+    apply(event("m4", minute(4), purchase("o-4", "0.004", "a")));
     assertThat(hash(UID)).containsEntry("spend_365d", "20.3").containsEntry("~o:o-3", m3.version() + "|19.995|a");
-    apply(event("m5", min(5), purchase("o-5", "1000000000", "a")));
+    apply(event("m5", minute(5), purchase("o-5", "1000000000", "a")));
     assertThat(hash(UID)).containsEntry("spend_365d", "1000000020.3").containsEntry("orders_365d", "5");
   }
 
   @Test
   @DisplayName("purchase: a later event for the same order replaces it; an earlier one is ignored")
   void orderReplaced() {
-    apply(event("r1", min(1), purchase("o-1", "10", "a")));
-    apply(event("r2", min(2), purchase("o-1", "12", "a", "b")));
-    assertThat(apply(event("r0", min(0), purchase("o-1", "99", "a")))).isEqualTo(ApplyResult.UNCHANGED);
+    apply(event("r1", minute(1), purchase("o-1", "10", "a")));
+    apply(event("r2", minute(2), purchase("o-1", "12", "a", "b")));
+    assertThat(apply(event("r0", minute(0), purchase("o-1", "99", "a")))).isEqualTo(ApplyResult.UNCHANGED);
     assertThat(visible(UID)).contains(entry("orders_365d", "1"), entry("spend_365d", "12"),
         entry("purchased", "a,b"), entry("last_purchase_at", "2026-03-01T10:02:00Z"));
   }
 
   @Test
-  @DisplayName("attribute: last write wins per field; null deletes but keeps the version, so nothing older resurrects it")
+  @DisplayName("attribute: last write wins per field; null deletes but keeps the version (no older set resurrects it)")
   void attribute() {
-    ProfileEvent set = event("a1", min(1), attributes("first_name", "Ada", "loyalty_tier", "gold"));
+    ProfileEvent set = event("a1", minute(1), attributes("first_name", "Ada", "loyalty_tier", "gold"));
     apply(set);
     assertThat(hash(UID)).containsExactly(
         entry("first_name", "Ada"), entry("loyalty_tier", "gold"),
         entry("~v:first_name", set.version()), entry("~v:loyalty_tier", set.version()));
 
-    ProfileEvent delete = event("a3", min(3), attributes("first_name", null));
+    ProfileEvent delete = event("a3", minute(3), attributes("first_name", null));
     assertThat(apply(delete)).isEqualTo(ApplyResult.CHANGED);
     assertThat(hash(UID)).doesNotContainKey("first_name").containsEntry("~v:first_name", delete.version());
-    assertThat(apply(event("a2", min(2), attributes("first_name", "Augusta")))).isEqualTo(ApplyResult.UNCHANGED);
+    assertThat(apply(event("a2", minute(2), attributes("first_name", "Augusta")))).isEqualTo(ApplyResult.UNCHANGED);
     assertThat(hash(UID)).doesNotContainKey("first_name");
 
-    assertThat(apply(event("a25", min(2.5), attributes("first_name", "Old", "loyalty_tier", "silver"))))
+    assertThat(apply(event("a25", minute(2.5), attributes("first_name", "Old", "loyalty_tier", "silver"))))
         .isEqualTo(ApplyResult.CHANGED);
     assertThat(visible(UID)).containsExactly(entry("loyalty_tier", "silver"));
-    apply(event("a4", min(4), attributes("first_name", "Grace", "city", "")));
+    apply(event("a4", minute(4), attributes("first_name", "Grace", "city", "")));
     assertThat(visible(UID)).containsExactly(
         entry("city", ""), entry("first_name", "Grace"), entry("loyalty_tier", "silver"));
   }
@@ -320,12 +333,12 @@ class ProfileWriterTest {
   @Test
   @DisplayName("consent: each flag is last-write-wins, stored as true/false")
   void consent() {
-    apply(event("k1", min(1), new Consent(true, null)));
-    apply(event("k2", min(2), new Consent(null, false)));
+    apply(event("k1", minute(1), new Consent(true, null)));
+    apply(event("k2", minute(2), new Consent(null, false)));
     assertThat(visible(UID)).containsExactly(
         entry("consent_personalization", "false"), entry("consent_tracking", "true"));
-    assertThat(apply(event("k0", min(0), new Consent(false, true)))).isEqualTo(ApplyResult.UNCHANGED);
-    apply(event("k3", min(3), new Consent(false, null)));
+    assertThat(apply(event("k0", minute(0), new Consent(false, true)))).isEqualTo(ApplyResult.UNCHANGED);
+    apply(event("k3", minute(3), new Consent(false, null)));
     assertThat(visible(UID)).containsExactly(
         entry("consent_personalization", "false"), entry("consent_tracking", "false"));
   }
@@ -333,7 +346,7 @@ class ProfileWriterTest {
   @Test
   @DisplayName("versions of the same millisecond are ordered by id, byte by byte (never by the server's locale)")
   void tiesByIdBytes() {
-    Instant t = min(1);
+    Instant t = minute(1);
     List<ProfileEvent> events = List.of(
         new ProfileEvent("B", "tie-1", t, new PageView("upper", null)),
         new ProfileEvent("a", "tie-1", t, new PageView("lower", null)),
@@ -375,12 +388,12 @@ class ProfileWriterTest {
   @DisplayName("a replayed event changes nothing and answers UNCHANGED")
   void replays() {
     List<ProfileEvent> events = List.of(
-        event("r1", min(1), new PageView("shoes", null)),
-        event("r2", min(2), new CartAdd("a")),
-        event("r3", min(3), new CartRemove("a")),
-        event("r4", min(4), purchase("o-1", "9.99", "a", "b")),
-        event("r5", min(5), attributes("first_name", "Ada", "city", null)),
-        event("r6", min(6), new Consent(true, false)));
+        event("r1", minute(1), new PageView("shoes", null)),
+        event("r2", minute(2), new CartAdd("a")),
+        event("r3", minute(3), new CartRemove("a")),
+        event("r4", minute(4), purchase("o-1", "9.99", "a", "b")),
+        event("r5", minute(5), attributes("first_name", "Ada", "city", null)),
+        event("r6", minute(6), new Consent(true, false)));
     for (ProfileEvent e : events) {
       assertThat(apply(e)).as(e.payload().type().wireName()).isEqualTo(ApplyResult.CHANGED);
     }
@@ -395,22 +408,22 @@ class ProfileWriterTest {
   @DisplayName("erasure: deletes the profile and leaves a tombstone; older events are refused, newer ones apply")
   void tombstone() {
     await(redis.send(Request.cmd(Command.HSET).arg(prefix + UID).arg("first_name").arg("Legacy")));
-    ProfileEvent view = event("t1", min(1), new PageView("shoes", null));
+    ProfileEvent view = event("t1", minute(1), new PageView("shoes", null));
     apply(view);
-    apply(event("t2", min(2), new CartAdd("a")));
-    apply(event("t3", min(3), purchase("o-1", "5", "b")));
-    apply(event("t4", min(4), attributes("loyalty_tier", "gold")));
-    ProfileEvent erasure = event("t10", min(10), new Erasure());
+    apply(event("t2", minute(2), new CartAdd("a")));
+    apply(event("t3", minute(3), purchase("o-1", "5", "b")));
+    apply(event("t4", minute(4), attributes("loyalty_tier", "gold")));
+    ProfileEvent erasure = event("t10", minute(10), new Erasure());
     assertThat(apply(erasure)).isEqualTo(ApplyResult.CHANGED);
     assertThat(hash(UID)).containsExactly(entry("~erased", erasure.version()));
 
     assertThat(apply(view)).isEqualTo(ApplyResult.ERASED_BEFORE);
-    assertThat(apply(event("t5", min(5), attributes("first_name", "Ada")))).isEqualTo(ApplyResult.ERASED_BEFORE);
-    assertThat(apply(event("t9", min(9), new Erasure()))).isEqualTo(ApplyResult.ERASED_BEFORE);
+    assertThat(apply(event("t5", minute(5), attributes("first_name", "Ada")))).isEqualTo(ApplyResult.ERASED_BEFORE);
+    assertThat(apply(event("t9", minute(9), new Erasure()))).isEqualTo(ApplyResult.ERASED_BEFORE);
     assertThat(apply(erasure)).as("the erasure itself, replayed").isEqualTo(ApplyResult.ERASED_BEFORE);
     assertThat(hash(UID)).containsExactly(entry("~erased", erasure.version()));
 
-    ProfileEvent after = event("t11", min(11), new PageView("hats", null));
+    ProfileEvent after = event("t11", minute(11), new PageView("hats", null));
     assertThat(apply(after)).isEqualTo(ApplyResult.CHANGED);
     assertThat(visible(UID)).containsExactly(
         entry("last_view_at", "2026-03-01T10:11:00Z"), entry("last_view_category", "hats"),
@@ -421,11 +434,11 @@ class ProfileWriterTest {
   @Test
   @DisplayName("erasure arriving late: deletes what is older than it, keeps what is newer (as if it came in order)")
   void lateErasure() {
-    apply(event("l5", min(5), attributes("first_name", "Ada")));
-    apply(event("l20", min(20), new PageView("shoes", null)));
-    apply(event("l6", min(6), new CartAdd("a")));
-    apply(event("l21", min(21), new CartAdd("b")));
-    ProfileEvent erasure = event("l10", min(10), new Erasure());
+    apply(event("l5", minute(5), attributes("first_name", "Ada")));
+    apply(event("l20", minute(20), new PageView("shoes", null)));
+    apply(event("l6", minute(6), new CartAdd("a")));
+    apply(event("l21", minute(21), new CartAdd("b")));
+    ProfileEvent erasure = event("l10", minute(10), new Erasure());
     assertThat(apply(erasure)).isEqualTo(ApplyResult.CHANGED);
     assertThat(visible(UID)).containsExactly(
         entry("cart_items", "b"), entry("cart_updated_at", "2026-03-01T10:21:00Z"),
@@ -446,7 +459,7 @@ class ProfileWriterTest {
   @DisplayName("any order of the same events, with repeats, ends in the same hashes")
   void orderIndependence(long seed) {
     List<String> uids = List.of("u1", "u2", "u3", "u4");
-    assertOrderIndependent(seed, new EventGenerator(seed, uids, 12, 20, 3).events(200), uids);
+    assertOrderIndependent(seed, new EventGenerator(seed, uids, 12, 20, COVERAGE).events(200), uids);
   }
 
   @ParameterizedTest(name = "seed {0}")
@@ -454,7 +467,7 @@ class ProfileWriterTest {
   @DisplayName("order independence holds where the category, cart and purchase caps drop entries")
   void orderIndependenceAtCaps(long seed) {
     List<String> uids = List.of("heavy");
-    List<ProfileEvent> events = new ArrayList<>(new EventGenerator(seed, uids, 70, 130, 0).events(600));
+    List<ProfileEvent> events = new EventGenerator(seed, uids, 70, 130, COVERAGE_NO_ERASURE).events(600);
     events.add(new ProfileEvent("erasure", "heavy", T0.minus(Duration.ofDays(820)), new Erasure()));
     assertOrderIndependent(seed, events, uids);
   }
@@ -493,10 +506,30 @@ class ProfileWriterTest {
     return hashes;
   }
 
+  /** How often each event type comes up, in parts (they need not add up to 100). */
+  static Map<Type, Integer> mix(int pageView, int cartAdd, int cartRemove, int purchase, int attribute, int consent,
+      int erasure) {
+    Map<Type, Integer> mix = new EnumMap<>(Type.class);
+    mix.put(Type.PAGE_VIEW, pageView);
+    mix.put(Type.CART_ADD, cartAdd);
+    mix.put(Type.CART_REMOVE, cartRemove);
+    mix.put(Type.PURCHASE, purchase);
+    mix.put(Type.ATTRIBUTE, attribute);
+    mix.put(Type.CONSENT, consent);
+    mix.put(Type.ERASURE, erasure);
+    return mix;
+  }
+
+  /** Every type often enough to meet every rule, including erasures. */
+  static final Map<Type, Integer> COVERAGE = mix(25, 17, 10, 15, 15, 15, 3);
+  /** The same without erasures, so that caps are reached. */
+  static final Map<Type, Integer> COVERAGE_NO_ERASURE = mix(25, 17, 10, 15, 15, 15, 0);
+  /** Roughly a live stream: mostly page views, some cart activity, few purchases and erasures. */
+  static final Map<Type, Integer> TRAFFIC = mix(70, 12, 5, 2, 6, 4, 1);
+
   /**
-   * Random but reproducible events of every type over a few readers, spread over 800 days (so the 365-day window
-   * prunes): same-millisecond ties with ids in mixed case, orders sent again, attribute deletes, and erasures (the
-   * given percentage of the events).
+   * Random but reproducible events over a few readers, in the given mix of types, spread over 800 days (so the
+   * 365-day window prunes): same-millisecond ties with ids in mixed case, orders sent again, attribute deletes.
    */
   static final class EventGenerator {
 
@@ -507,50 +540,65 @@ class ProfileWriterTest {
     private final List<String> uids;
     private final int categories;
     private final int products;
-    private final int erasurePercent;
+    private final Map<Type, Integer> mix;
+    private final int totalWeight;
     private final List<Instant> times = new ArrayList<>();
     private int sequence;
 
-    EventGenerator(long seed, List<String> uids, int categories, int products, int erasurePercent) {
+    EventGenerator(long seed, List<String> uids, int categories, int products, Map<Type, Integer> mix) {
       this.random = new Random(seed);
       this.uids = uids;
       this.categories = categories;
       this.products = products;
-      this.erasurePercent = erasurePercent;
+      this.mix = mix;
+      this.totalWeight = mix.values().stream().mapToInt(Integer::intValue).sum();
     }
 
+    /** The next count events, in a list the caller may change. */
     List<ProfileEvent> events(int count) {
-      return IntStream.range(0, count).mapToObj(i -> next()).collect(Collectors.toList());
+      return IntStream.range(0, count).mapToObj(i -> next()).collect(Collectors.toCollection(ArrayList::new));
     }
 
     ProfileEvent next() {
       String id = letters(2) + "-" + sequence++;
-      int roll = random.nextInt(100);
-      Payload payload;
-      if (roll < 25) {
-        payload = new PageView("cat" + random.nextInt(categories), random.nextBoolean() ? product() : null);
-      } else if (roll < 42) {
-        payload = new CartAdd(product());
-      } else if (roll < 52) {
-        payload = new CartRemove(product());
-      } else if (roll < 67) {
-        List<String> items = IntStream.range(0, 1 + random.nextInt(4)).mapToObj(i -> product())
-            .collect(Collectors.toList());
-        payload = new Purchase("o" + random.nextInt(Math.max(8, products / 4)), items, BigDecimal.valueOf(random.nextInt(100_000),
-            random.nextInt(4)));
-      } else if (roll < 82) {
-        Map<String, String> values = new HashMap<>();
-        for (int i = 0, n = 1 + random.nextInt(3); i < n; i++) {
-          values.put(ATTRIBUTES.get(random.nextInt(ATTRIBUTES.size())), random.nextInt(4) == 0 ? null : letters(5));
+      return new ProfileEvent(id, uids.get(random.nextInt(uids.size())), time(), payload(type()));
+    }
+
+    private Type type() {
+      int roll = random.nextInt(totalWeight);
+      for (Map.Entry<Type, Integer> weight : mix.entrySet()) {
+        roll -= weight.getValue();
+        if (roll < 0) {
+          return weight.getKey();
         }
-        payload = new AttributeChange(values);
-      } else if (roll < 100 - erasurePercent) {
-        int which = random.nextInt(3);
-        payload = new Consent(which == 1 ? null : random.nextBoolean(), which == 2 ? null : random.nextBoolean());
-      } else {
-        payload = new Erasure();
       }
-      return new ProfileEvent(id, uids.get(random.nextInt(uids.size())), time(), payload);
+      throw new IllegalStateException("weights changed");
+    }
+
+    private Payload payload(Type type) {
+      return switch (type) {
+        case PAGE_VIEW -> new PageView("cat" + random.nextInt(categories), random.nextBoolean() ? product() : null);
+        case CART_ADD -> new CartAdd(product());
+        case CART_REMOVE -> new CartRemove(product());
+        case PURCHASE -> {
+          List<String> items = IntStream.range(0, 1 + random.nextInt(4)).mapToObj(i -> product())
+              .collect(Collectors.toList());
+          String order = "o" + random.nextInt(Math.max(8, products / 4));
+          yield new Purchase(order, items, BigDecimal.valueOf(random.nextInt(100_000), random.nextInt(4)));
+        }
+        case ATTRIBUTE -> {
+          Map<String, String> values = new HashMap<>();
+          for (int i = 0, n = 1 + random.nextInt(3); i < n; i++) {
+            values.put(ATTRIBUTES.get(random.nextInt(ATTRIBUTES.size())), random.nextInt(4) == 0 ? null : letters(5));
+          }
+          yield new AttributeChange(values);
+        }
+        case CONSENT -> {
+          int which = random.nextInt(3);
+          yield new Consent(which == 1 ? null : random.nextBoolean(), which == 2 ? null : random.nextBoolean());
+        }
+        case ERASURE -> new Erasure();
+      };
     }
 
     /** One time in five repeats an earlier one to the millisecond. */
@@ -588,13 +636,13 @@ class ProfileWriterTest {
       return redis.send(request);
     });
     await(redis.send(Request.cmd(Command.SCRIPT).arg("FLUSH")));
-    assertThat(await(counting.apply(event("n1", min(1), new CartAdd("a"))))).isEqualTo(ApplyResult.CHANGED);
+    assertThat(await(counting.apply(event("n1", minute(1), new CartAdd("a"))))).isEqualTo(ApplyResult.CHANGED);
     assertThat(sent).containsExactly(Command.EVALSHA, Command.EVAL);
     Response exists = await(redis.send(Request.cmd(Command.SCRIPT).arg("EXISTS").arg(counting.scriptSha())));
     assertThat(exists.get(0).toInteger()).isEqualTo(1);
 
     sent.clear();
-    assertThat(await(counting.apply(event("n2", min(2), new CartAdd("b"))))).isEqualTo(ApplyResult.CHANGED);
+    assertThat(await(counting.apply(event("n2", minute(2), new CartAdd("b"))))).isEqualTo(ApplyResult.CHANGED);
     assertThat(sent).containsExactly(Command.EVALSHA);
     assertThat(hash(UID)).containsEntry("cart_items", "b,a");
   }
@@ -608,7 +656,7 @@ class ProfileWriterTest {
       return redis.send(request);
     });
     await(redis.send(Request.cmd(Command.SET).arg(prefix + UID).arg("not a hash")));
-    Throwable failure = await(counting.apply(event("w1", min(1), new CartAdd("a")))
+    Throwable failure = await(counting.apply(event("w1", minute(1), new CartAdd("a")))
         .transform(ar -> Future.succeededFuture(ar.cause())));
     assertThat(failure).isNotNull();
     assertThat(failure.getMessage()).contains("WRONGTYPE");
@@ -627,15 +675,15 @@ class ProfileWriterTest {
       await(subscriber.send(Request.cmd(Command.SUBSCRIBE).arg(channel)));
       assertThat(pushed.poll(10, TimeUnit.SECONDS)).isEqualTo("subscribe:1");
 
-      ProfileEvent view = event("s1", min(1), new PageView("shoes", null));
+      ProfileEvent view = event("s1", minute(1), new PageView("shoes", null));
       assertThat(await(publishing.apply(view))).isEqualTo(ApplyResult.CHANGED);
       assertThat(pushed.poll(10, TimeUnit.SECONDS)).isEqualTo("message:" + UID);
 
       assertThat(await(publishing.apply(view))).isEqualTo(ApplyResult.UNCHANGED);
-      assertThat(await(publishing.apply(event("s0", min(0), new PageView("shoes", null)))))
+      assertThat(await(publishing.apply(event("s0", minute(0), new PageView("shoes", null)))))
           .isEqualTo(ApplyResult.UNCHANGED);
       // Redis delivers in order: the next message is the one for this later change, so none came in between.
-      assertThat(await(publishing.apply(new ProfileEvent("s2", "other", min(2), new CartAdd("a")))))
+      assertThat(await(publishing.apply(new ProfileEvent("s2", "other", minute(2), new CartAdd("a")))))
           .isEqualTo(ApplyResult.CHANGED);
       assertThat(pushed.poll(10, TimeUnit.SECONDS)).isEqualTo("message:other");
       assertThat(pushed).isEmpty();
@@ -645,23 +693,30 @@ class ProfileWriterTest {
   }
 
   @Test
-  @DisplayName("throughput: 50,000 events pipelined on one connection (prints events/s; asserts no failure)")
+  @DisplayName("throughput: 50,000 events pipelined on one connection, two mixes (prints events/s)")
   void throughput() throws InterruptedException {
     List<String> uids = IntStream.range(0, 5_000).mapToObj(i -> "load-" + i).collect(Collectors.toList());
-    EventGenerator generator = new EventGenerator(42, uids, 40, 200, 1);
-    pipeline(new ProfileWriter(prefix + "warmup:", CHANNEL, redis::send), generator.events(10_000));
+    pipeline(new ProfileWriter(prefix + "warmup:", CHANNEL, redis::send),
+        new EventGenerator(41, uids, 40, 200, COVERAGE).events(10_000));
 
-    List<ProfileEvent> events = generator.events(50_000);
+    List<ProfileEvent> live = new EventGenerator(42, uids, 40, 200, TRAFFIC).events(50_000);
+    live.sort(Comparator.comparing(ProfileEvent::time)); // a live stream is mostly in time order
+    measureThroughput("live mix in time order", new ProfileWriter(prefix + "live:", CHANNEL, redis::send), live);
+    measureThroughput("coverage mix, shuffled", new ProfileWriter(prefix + "coverage:", CHANNEL, redis::send),
+        new EventGenerator(43, uids, 40, 200, COVERAGE).events(50_000));
+  }
+
+  static void measureThroughput(String name, ProfileWriter w, List<ProfileEvent> events) throws InterruptedException {
     long[] before = evalshaStats();
     long start = System.nanoTime();
-    int failures = pipeline(writer, events);
+    int failures = pipeline(w, events);
     double seconds = (System.nanoTime() - start) / 1e9;
     long[] after = evalshaStats();
     double usecPerCall = (double) (after[1] - before[1]) / Math.max(1, after[0] - before[0]);
-    System.out.printf("ProfileWriter throughput: %d events in %.2f s = %.0f events/s on one connection "
+    System.out.printf("ProfileWriter throughput, %s: %d events in %.2f s = %.0f events/s on one connection "
             + "(%d in flight); the script costs Redis %.1f us per event (a ceiling of %.0f events/s)%n",
-        events.size(), seconds, events.size() / seconds, IN_FLIGHT, usecPerCall, 1e6 / usecPerCall);
-    assertThat(failures).isZero();
+        name, events.size(), seconds, events.size() / seconds, IN_FLIGHT, usecPerCall, 1e6 / usecPerCall);
+    assertThat(failures).as(name + ": failed applies").isZero();
   }
 
   static final int IN_FLIGHT = 1_000;
