@@ -32,6 +32,9 @@ import java.util.Map;
  */
 public final class FragmentTemplates {
 
+  /** Deepest nesting of partials a render may reach before it fails (and the default fragment is answered). */
+  static final int MAX_PARTIAL_DEPTH = 8;
+
   private final Map<String, Compiled> byBlock;
 
   /**
@@ -72,8 +75,11 @@ public final class FragmentTemplates {
           + "the configuration file)");
     }
     // Partials ({{> name}}) resolve inside the same folder only.
-    MustacheFactory factory = dir != null ? new DefaultMustacheFactory(dir.toFile())
+    DefaultMustacheFactory factory = dir != null ? new DefaultMustacheFactory(dir.toFile())
         : new DefaultMustacheFactory("conf/templates");
+    // A template that includes itself renders on the event loop until the recursion limit: mustache-java's
+    // default of 100 levels blocked a loop for seconds (FragmentTest); real templates nest partials a few deep.
+    factory.setRecursionLimit(MAX_PARTIAL_DEPTH);
     for (BlockConfig block : blocks.values()) {
       if (block.template() == null) {
         continue;

@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
@@ -42,6 +43,8 @@ public final class EventPublisher implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(EventPublisher.class);
   private static final long FIRST_RETRY_MS = 20;
   private static final long MAX_RETRY_MS = 1_000;
+  private static final int DRAIN = 512;
+  private static final long IDLE_NAP_MAX_MS = 10;
 
   private record Pending(String topic, String key, byte[] value, Promise<Void> acked, Context context) {
   }
@@ -49,6 +52,8 @@ public final class EventPublisher implements AutoCloseable {
   private final KafkaConfig config;
   private final EventMetrics metrics;
   private final ArrayBlockingQueue<Pending> queue;
+  /** Events taken from the queue by the sender thread, not yet handed to the producer (sender thread only). */
+  private final java.util.ArrayDeque<Pending> batch = new java.util.ArrayDeque<>(DRAIN);
   private final Thread sender;
   private final AtomicBoolean closing = new AtomicBoolean();
   private volatile boolean stopNow;
@@ -128,16 +133,29 @@ public final class EventPublisher implements AutoCloseable {
     }
     Pending next = null;
     long retryMs = FIRST_RETRY_MS;
+    int idle = 0;
     while (!stopNow) {
       try {
         if (next == null) {
-          next = queue.poll(100, TimeUnit.MILLISECONDS);
+          next = batch.poll();
+        }
+        if (next == null) {
+          // Take what is waiting in one go: one lock round per batch instead of one per event.
+          queue.drainTo(batch, DRAIN);
+          next = batch.poll();
           if (next == null) {
             if (closing.get()) {
               break;
             }
+            // Never wait on the queue's condition: then an offer never has to wake this thread (a futex wake
+            // per event was a measurable part of a pixel). Nap instead, 1 ms while busy, longer once idle.
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(Math.min(IDLE_NAP_MAX_MS, 1L << Math.min(idle++, 6))));
+            if (Thread.interrupted()) {
+              throw new InterruptedException();
+            }
             continue;
           }
+          idle = 0;
         }
         hand(next);
         next = null;
@@ -172,6 +190,10 @@ public final class EventPublisher implements AutoCloseable {
     }
     if (next != null) {
       failed(next, new EventsUnavailableException("the gateway stopped before Kafka took this event"));
+    }
+    Pending p;
+    while ((p = batch.poll()) != null) {
+      failed(p, new EventsUnavailableException("the gateway stopped before Kafka took this event"));
     }
     drainAsDropped();
   }

@@ -196,4 +196,54 @@ class ConfigParserTest {
     assertThatThrownBy(() -> Durations.parse("5")).hasMessageContaining("not a duration: '5'");
     assertThatThrownBy(() -> Durations.parse("-5s")).hasMessageContaining("not a duration");
   }
+
+  @Test
+  @DisplayName("events: defaults, environment overrides and every rejected value names its key")
+  void eventsSettings() {
+    EventsConfig e = parse(Map.of()).events();
+    assertThat(e.kafka().enabled()).isFalse();
+    assertThat(e.kafka().topics()).isEqualTo(new KafkaConfig.Topics("opentime.profile-events", "opentime.opens",
+        "opentime.clicks", "opentime.profile-events.dlq"));
+    assertThat(e.kafka().queueCapacity()).isEqualTo(100_000);
+    assertThat(e.kafka().deliveryTimeout()).isEqualTo(Duration.ofMinutes(5));
+    assertThat(e.updater().enabled()).isTrue();
+    assertThat(e.updater().groupId()).isEqualTo("opentime-updater");
+    assertThat(e.updater().invalidationChannel()).isEqualTo("opentime:invalidate");
+    assertThat(e.requireExplicitConsent()).isFalse();
+    assertThat(e.links().redisHash()).isEqualTo("links");
+    assertThat(e.webhook().enabled()).isFalse();
+
+    String webhookKey = "w1:" + Base64.getEncoder().encodeToString(new byte[32]);
+    EventsConfig env = parse(Map.of("OPENTIME_KAFKA_BOOTSTRAP_SERVERS", "k1:9092, k2:9092",
+        "OPENTIME_UPDATER_ENABLED", "false", "OPENTIME_UPDATER_GROUP_ID", "shop-updaters",
+        "OPENTIME_CONSENT_REQUIRE_EXPLICIT", "true", "OPENTIME_LINKS_FALLBACK_URL", "https://shop.example/",
+        "OPENTIME_WEBHOOK_KEYS", webhookKey)).events();
+    assertThat(env.kafka().bootstrapServers()).isEqualTo("k1:9092,k2:9092");
+    assertThat(env.updater().enabled()).isFalse();
+    assertThat(env.updater().groupId()).isEqualTo("shop-updaters");
+    assertThat(env.requireExplicitConsent()).isTrue();
+    assertThat(env.links().fallbackUrl()).isEqualTo("https://shop.example/");
+    assertThat(env.webhook().keys().signing().kid()).isEqualTo("w1");
+
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_KAFKA_BOOTSTRAP_SERVERS", "kafka.internal")))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("kafka.bootstrap-servers")
+        .hasMessageContaining("OPENTIME_KAFKA_BOOTSTRAP_SERVERS").hasMessageContaining("host:port");
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_WEBHOOK_KEYS", webhookKey)))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("webhook.keys")
+        .hasMessageContaining("kafka.bootstrap-servers");
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_LINKS_FALLBACK_URL", "javascript:alert(1)")))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("links.fallback-url");
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("links.targets", new JsonObject().put("home", "/relative")), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("links.targets.home");
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("links.targets", new JsonObject().put("a b", "https://x.example/")),
+        Map.of())).isInstanceOf(ConfigException.class).hasMessageContaining("link ids");
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("kafka.topics", new JsonObject().put("opens", "bad topic")), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("kafka.topics.opens");
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("kafka.topics", new JsonObject().put("openz", "x")), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("openz");
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("kafka.producer", new JsonObject().put("delivery-timeout", "5s")),
+        Map.of())).isInstanceOf(ConfigException.class).hasMessageContaining("kafka.producer.delivery-timeout");
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("updater", new JsonObject().put("max-in-flight", 0)), Map.of()))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("updater.max-in-flight");
+  }
 }
