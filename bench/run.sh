@@ -16,6 +16,8 @@ STALL_AFTER=${STALL_AFTER:-1}    # seconds into the stalled run at which Redis i
 JAVA_OPTS=${JAVA_OPTS:-}         # extra JVM options, given to the gateway and the ceiling alike
 PACED_CONNECTIONS=${PACED_CONNECTIONS:-144}  # connections of the paced hot run
 PACE_MS=${PACE_MS:-1}            # ms each connection waits between requests in the paced hot run
+MEMORY_READERS=${MEMORY_READERS:-1000000}  # profiles cached for the memory figure (0 skips that scenario)
+WARM_READERS=${WARM_READERS:-10000}          # readers of the warm scenario (all fit in the cache)
 WARMUP_READERS=20000             # readers w0..w19999 (no profile in Redis) used to warm restarted gateways
 PROBE_READERS=20                 # readers p0..p19, used once each to see Redis answering again after the stall
 SENDER=bench@opentime.example
@@ -193,7 +195,9 @@ start_gateway() {
   GW_PORT=$(free_port)
   GW_LOG=$RUN_DIR/gateway-$GW_N.log
   # shellcheck disable=SC2086
+  GW_MGMT_PORT=$(free_port)
   OPENTIME_HTTP_HOST=127.0.0.1 OPENTIME_HTTP_PORT=$GW_PORT OPENTIME_REDIS_URL=redis://127.0.0.1:$REDIS_PORT \
+    OPENTIME_MANAGEMENT_HOST=127.0.0.1 OPENTIME_MANAGEMENT_PORT=$GW_MGMT_PORT \
     OPENTIME_TOKEN_KEYS=$TOKEN_KEYS OPENTIME_AMP_SENDERS=$SENDER OPENTIME_REDIS_DEADLINE=$DEADLINE \
     java $JAVA_OPTS -jar "$JAR" serve >"$GW_LOG" 2>&1 </dev/null &
   GW_PID=$!
@@ -504,6 +508,19 @@ REC_RATIO=$(ratio "$(median "${REC_RPS[@]}")" "$(median "${GREET_RPS[@]}")")
 echo "  recommendations fragment: $(median "${REC_RPS[@]}") req/s vs greeting JSON $(median "${GREET_RPS[@]}") req/s"
 verdict "recs fragment: ratio to cache-hit greeting JSON = $REC_RATIO (target >= 0.60)" "$REC_RATIO >= 0.60"
 
+echo
+echo "== warm: $WARM_READERS random readers, all cached after one unmeasured pass, $DURATION"
+WARM_TOKENS=$RUN_DIR/warm.tokens
+head -n "$WARM_READERS" "$READERS_TOKENS" >"$WARM_TOKENS"
+run_wrk warm-fill "$GW_PORT" "$WARM_TOKENS" "$WARMUP"
+show_run "warm-up (fills cache)"
+run_wrk warm "$GW_PORT" "$WARM_TOKENS" "$DURATION"
+show_run "warm gateway"
+WARM_RPS=$(field rps)
+WARM_P99=$(field p99)
+WARM_RATIO=$(ratio "$WARM_RPS" "$CEIL_MED")
+verdict "warm: $WARM_RPS req/s, ratio to the ceiling's hot median = $WARM_RATIO (target >= 0.80)" "$WARM_RATIO >= 0.80"
+
 HOT_RSS=$(rss_of "$GW_PID")
 CEIL_RSS=$(rss_of "$CEIL_PID")
 echo "  RSS after the hot scenario: gateway #$GW_N $HOT_RSS, ceiling $CEIL_RSS"
@@ -550,7 +567,7 @@ echo "  RSS after the stalled scenario: gateway #$GW_N $ST_RSS"
 # Scenario cold (informative): many readers, Redis healthy, fresh gateway
 # ---------------------------------------------------------------------------------------------------------------
 echo
-echo "== cold (informative): $READERS random readers, Redis healthy, fresh gateway (cold cache), $DURATION"
+echo "== cold: $READERS random readers, Redis healthy, fresh gateway (cold cache), $DURATION"
 stop_gateway
 start_gateway
 run_wrk "warmup-gateway-$GW_N" "$GW_PORT" "$WARMUP_TOKENS" "$WARMUP"
@@ -566,12 +583,42 @@ echo "  cold: $COLD_RPS req/s, p99 $COLD_P99 ms, non-200 $COLD_NON200, ratio to 
 if (( COLD_DEFAULT > 0 )); then
   echo "  note: $COLD_DEFAULT answers were defaults although Redis was healthy (deadline, breaker or connection)"
 fi
+verdict "cold: ratio to the ceiling's hot median = $COLD_RATIO (target >= 0.50)" "$COLD_RATIO >= 0.50"
 COLD_RSS=$(rss_of "$GW_PID")
 echo "  RSS after the cold scenario: gateway #$GW_N $COLD_RSS"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Gateway logs and summary
 # ---------------------------------------------------------------------------------------------------------------
+if (( MEMORY_READERS > 0 )); then
+  echo
+  echo "== memory: RSS of a fresh gateway once it has cached $MEMORY_READERS profiles (every reader read once, in order)"
+  stop_gateway
+  # shellcheck disable=SC2086
+  timeout 600 java $JAVA_OPTS -cp "$JAR" bench/LoadProfiles.java "redis://127.0.0.1:$REDIS_PORT" "$MEMORY_READERS" \
+    >"$RUN_DIR/load-profiles-memory.log" 2>&1 </dev/null || { cat "$RUN_DIR/load-profiles-memory.log"; die "loading profiles failed"; }
+  echo "  $(tail -n 1 "$RUN_DIR/load-profiles-memory.log")"
+  MEM_TOKENS=$RUN_DIR/memory.tokens
+  seq 0 $((MEMORY_READERS - 1)) | sed 's/^/u/' | OPENTIME_TOKEN_KEYS=$TOKEN_KEYS timeout 300 java -jar "$JAR" token \
+    --uids-file - --ttl 1d >"$MEM_TOKENS" 2>"$RUN_DIR/token-memory.log" || { cat "$RUN_DIR/token-memory.log"; die "minting failed"; }
+  start_gateway
+  MEM_RSS_START=$(rss_of "$GW_PID")
+  export OPENTIME_SEQUENTIAL=$THREADS
+  SAVED_CONNECTIONS=$CONNECTIONS
+  # Long enough for every reader at the cold rate measured above (and at least 20 s), each thread walking its share.
+  MEM_S=$(awk -v n="$MEMORY_READERS" -v r="$COLD_RPS" 'BEGIN { s = 1.5 * n / (r > 1000 ? r : 1000); print (s < 20 ? 20 : int(s) + 1) }')
+  run_wrk memory "$GW_PORT" "$MEM_TOKENS" "${MEM_S}s"
+  unset OPENTIME_SEQUENTIAL
+  show_run "memory (all readers)"
+  MEM_RSS_LOAD=$(rss_of "$GW_PID")
+  MEM_CACHED=$(curl -s "http://127.0.0.1:$GW_MGMT_PORT/metrics" | awk '/^cache_size\{.*cache="profiles"/ { printf "%.0f", $2 }')
+  sleep 5
+  MEM_RSS=$(rss_of "$GW_PID")
+  echo "  cached profiles: ${MEM_CACHED:-?}; gateway RSS: $MEM_RSS_START at start, $MEM_RSS_LOAD right after the load, $MEM_RSS 5 s later"
+  verdict "memory: RSS with ${MEM_CACHED:-?} cached profiles = $MEM_RSS (target < 1024 MiB)" "${MEM_RSS% MiB} < 1024 && ${MEM_CACHED:-0} >= 0.99 * $MEMORY_READERS"
+  rm -f "$MEM_TOKENS"
+fi
+
 echo
 echo "== gateway logs (WARN/ERROR lines)"
 for log in "$RUN_DIR"/gateway-*.log; do
@@ -587,8 +634,9 @@ echo "== summary ($TS)"
 echo "  hot:     ceiling $CEIL_MED req/s (p99 $CEIL_P99_MED ms), gateway $GW_MED req/s (p99 $GW_P99_MED ms), medians of $ROUNDS; ratio $HOT_RATIO"
 echo "  paced:   gateway $PACED_GW_RPS req/s ($PACED_SHARE of max), p99 $PACED_GW_P99 ms; ceiling p99 $PACED_CEIL_P99 ms"
 echo "  stalled: $ST_RPS req/s, p99 $ST_P99 ms, non-200 $ST_NON200, socket errors/timeouts $ST_ERRS"
-echo "  cold:    $COLD_RPS req/s, p99 $COLD_P99 ms, ratio to ceiling $COLD_RATIO (informative)"
-echo "  gateway RSS: $HOT_RSS after hot, $ST_RSS after stalled, $COLD_RSS after cold"
+echo "  warm:    $WARM_RPS req/s, p99 $WARM_P99 ms, ratio to ceiling $WARM_RATIO"
+echo "  cold:    $COLD_RPS req/s, p99 $COLD_P99 ms, ratio to ceiling $COLD_RATIO (target >= 0.50)"
+echo "  gateway RSS: $HOT_RSS after hot, $ST_RSS after stalled, $COLD_RSS after cold${MEM_RSS:+, $MEM_RSS with ${MEM_CACHED:-?} profiles cached}"
 for line in "${SUMMARY[@]}"; do
   echo "  $line"
 done

@@ -73,9 +73,20 @@ function init(args)
   status_counts = {}
 end
 
+-- OPENTIME_SEQUENTIAL=N (N = wrk's thread count) walks the tokens in order instead of at random: thread k starts at
+-- the k-th N-th of the file and wraps around, so a long enough run reads every reader (the memory scenario).
+local sequential_threads = tonumber(os.getenv("OPENTIME_SEQUENTIAL") or "")
+
 function request()
   if count_ == 1 then
     return single_
+  end
+  if sequential_threads ~= nil then
+    if next_ == nil then
+      next_ = math.floor(((thread_id or 1) - 1) * count_ / sequential_threads)
+    end
+    next_ = next_ % count_ + 1
+    return prefix_ .. tokens_[next_] .. suffix_
   end
   return prefix_ .. tokens_[math.random(count_)] .. suffix_
 end
