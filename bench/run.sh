@@ -75,6 +75,13 @@ STALL_P99_MS=$(( DEADLINE_MS + 10 ))
 # ---------------------------------------------------------------------------------------------------------------
 # Output: everything to the terminal and to bench/out/results-<timestamp>.txt; logs in bench/out/run-<timestamp>/
 # ---------------------------------------------------------------------------------------------------------------
+# Another load on this machine (load-tests/run.sh holds this lock while it runs) would skew every number: wait.
+while [[ -e /tmp/opentime-load-tests.lock ]]; do
+  echo "waiting for the load test holding /tmp/opentime-load-tests.lock to finish..."
+  sleep 10
+done
+BENCH_LOCK=/tmp/opentime-bench.lock
+echo $$ >"$BENCH_LOCK"
 OUT=$ROOT/bench/out
 TS=$(date +%Y%m%d-%H%M%S)
 RUN_DIR=$OUT/run-$TS
@@ -120,6 +127,7 @@ cleanup() {
   stop_pid "$GW_PID" gateway; GW_PID=""
   stop_pid "$CEIL_PID" ceiling; CEIL_PID=""
   stop_pid "$REDIS_PID" redis; REDIS_PID=""
+  rm -f "$BENCH_LOCK"
   if (( rc != 0 )); then
     echo "bench/run.sh stopped (exit $rc); logs in ${RUN_DIR#"$ROOT"/}/, output in ${RESULTS#"$ROOT"/}"
   fi

@@ -142,9 +142,9 @@ public final class Gateway {
     if (services.publisher() == null || !config.events().updater().enabled()) {
       return Future.succeededFuture(null);
     }
-    return vertx.deployVerticle(new UpdaterVerticle(config.events().kafka(), config.events().updater(),
+    return vertx.deployVerticle(() -> new UpdaterVerticle(config.events().kafka(), config.events().updater(),
         config.redis(), services.store().redisOptions("updater"), services.publisher(), services.eventMetrics(),
-        clock));
+        clock), new DeploymentOptions().setInstances(config.events().updater().instances()));
   }
 
   private static Future<Void> closePublisher(Vertx vertx, GatewayServices services) {

@@ -40,6 +40,7 @@ public final class ConfigParser {
     m.put("OPENTIME_KAFKA_BOOTSTRAP_SERVERS", "kafka.bootstrap-servers");
     m.put("OPENTIME_UPDATER_ENABLED", "updater.enabled");
     m.put("OPENTIME_UPDATER_GROUP_ID", "updater.group-id");
+    m.put("OPENTIME_UPDATER_INSTANCES", "updater.instances");
     m.put("OPENTIME_CONSENT_REQUIRE_EXPLICIT", "consent.require-explicit");
     m.put("OPENTIME_LINKS_FALLBACK_URL", "links.fallback-url");
     m.put("OPENTIME_WEBHOOK_KEYS", "webhook.keys");
@@ -195,6 +196,7 @@ public final class ConfigParser {
 
   private static UpdaterConfig updater(ConfigNode n) {
     boolean enabled = n.bool("enabled", true);
+    int instances = n.integer("instances", 0, 0, 64);
     String group = n.string("group-id", "opentime-updater");
     if (!TOPIC_NAME.matcher(group).matches()) {
       throw n.error("group-id", "use A-Z, a-z, 0-9 and . _ - (got '" + group + "')");
@@ -207,7 +209,8 @@ public final class ConfigParser {
       throw n.error("invalidation-channel", "must be 1-128 characters");
     }
     n.rejectUnknown();
-    return new UpdaterConfig(enabled, group, inFlight, deadline, retry, channel);
+    return new UpdaterConfig(enabled, instances == 0 ? Runtime.getRuntime().availableProcessors() : instances, group,
+        inFlight, deadline, retry, channel);
   }
 
   private static LinksConfig links(ConfigNode n) {

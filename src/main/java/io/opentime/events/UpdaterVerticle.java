@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Applies profile events from Kafka to Redis: one consumer in the updater group, one Redis connection of its own.
- * Run as many as there are partitions to spread: Kafka assigns each partition to one updater.
+ * A process runs {@code updater.instances} of them (one per event loop by default) and Kafka spreads the
+ * partitions over every updater of the group: more updaters than partitions leaves some idle.
  *
  * <p>At-least-once, never backwards: events of a partition are applied concurrently (pipelined), and an offset is
  * committed only when every event before it is applied, so a crash or rebalance replays, and replays are harmless
@@ -66,7 +67,6 @@ public final class UpdaterVerticle extends VerticleBase {
   private KafkaConsumer<String, byte[]> consumer;
   private KafkaClientMetrics consumerMetrics;
   private long commitTimer = -1;
-  private int paused;
 
   /** One partition's events in offset order, from the oldest not yet committed to the newest received. */
   private final class PartitionState {
@@ -112,7 +112,6 @@ public final class UpdaterVerticle extends VerticleBase {
   public Future<?> start() {
     link = new RedisLink(vertx, redisOptions, redis.reconnectMaxDelay(), "updater");
     writer = new ProfileWriter(redis.keyPrefix(), config.invalidationChannel(), link::send);
-    metrics.bindPaused(() -> paused);
     return link.start()
         // Creating a Kafka client runs its code on the calling thread: do it on a worker, never an event loop.
         .compose(v -> vertx.executeBlocking(this::createConsumer))
@@ -161,7 +160,7 @@ public final class UpdaterVerticle extends VerticleBase {
       PartitionState s = partitions.remove(tp);
       if (s != null) {
         if (s.paused) {
-          paused--;
+          metrics.partitionResumed();
         }
         if (s.committable > s.committed) {
           last.put(tp, new OffsetAndMetadata(s.committable, null));
@@ -287,7 +286,7 @@ public final class UpdaterVerticle extends VerticleBase {
     }
     if (s.paused && s.retrying == 0 && s.entries.size() <= config.maxInFlight() / 2) {
       s.paused = false;
-      paused--;
+      metrics.partitionResumed();
       consumer.resume(s.tp);
       if (entry.failing) {
         LOG.info("updater: {}-{} applies again; partition resumed", s.tp.getTopic(), s.tp.getPartition());
@@ -298,7 +297,7 @@ public final class UpdaterVerticle extends VerticleBase {
   private void pause(PartitionState s) {
     if (!s.paused) {
       s.paused = true;
-      paused++;
+      metrics.partitionPaused();
       consumer.pause(s.tp);
     }
   }

@@ -36,6 +36,7 @@ public final class EventMetrics {
   private final Map<String, Counter> counters = new ConcurrentHashMap<>();
   private final Timer applyTime;
   private final Counter[] tracked = new Counter[2]; // open, click
+  private final java.util.concurrent.atomic.AtomicInteger paused = new java.util.concurrent.atomic.AtomicInteger();
 
   public EventMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -59,6 +60,9 @@ public final class EventMetrics {
       counter(WEBHOOK, "Webhook requests by outcome", "outcome", outcome);
     }
     counter(WEBHOOK_EVENTS, "Events accepted by the webhook and acknowledged by Kafka");
+    Gauge.builder(PAUSED, paused::get)
+        .description("Partitions the updaters of this process have paused (too many events in flight, or Redis failing)")
+        .register(registry);
     for (String reason : new String[] {"json", "schema"}) {
       counter(DEAD_LETTERED, "Profile events sent to the dead-letter topic, by reason", "reason", reason);
     }
@@ -134,10 +138,12 @@ public final class EventMetrics {
     counter(DEAD_LETTERED, "Profile events sent to the dead-letter topic, by reason", "reason", reason).increment();
   }
 
-  public void bindPaused(IntSupplier paused) {
-    Gauge.builder(PAUSED, paused::getAsInt)
-        .description("Partitions the updater has paused (too many events in flight, or Redis failing)")
-        .register(registry);
+  public void partitionPaused() {
+    paused.incrementAndGet();
+  }
+
+  public void partitionResumed() {
+    paused.decrementAndGet();
   }
 
   public void invalidated() {

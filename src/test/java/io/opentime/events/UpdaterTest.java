@@ -227,7 +227,7 @@ class UpdaterTest {
         topics, run);
     UpdaterConfig u = second.events().updater();
     RunningGateway gw1 = start(first);
-    RunningGateway gw2 = start(second.withEvents(second.events().withUpdater(new UpdaterConfig(false, u.groupId(),
+    RunningGateway gw2 = start(second.withEvents(second.events().withUpdater(new UpdaterConfig(false, 1, u.groupId(),
         u.maxInFlight(), u.applyDeadline(), u.retryMaxDelay(), u.invalidationChannel()))));
     gw1.putProfile("up-5", Map.of("first_name", "Ada"));
     assertThat(gw1.greeting("up-5").body()).contains("Ada");

@@ -214,7 +214,7 @@ class TrackingTest {
     GatewayConfig base = EventsSetup.config(TestRedis.shared().url(), ownKafka.bootstrapServers(), Map.of(),
         new io.opentime.config.KafkaConfig.Topics("pe-outage", opensTopic, "clicks-outage", "dlq-outage"), "outage");
     // No updater here: its consumer would only add noise while the broker is down.
-    start(base.withEvents(base.events().withUpdater(new io.opentime.config.UpdaterConfig(false, "g", 10,
+    start(base.withEvents(base.events().withUpdater(new io.opentime.config.UpdaterConfig(false, 1, "g", 10,
         Duration.ofSeconds(1), Duration.ofSeconds(1), "opentime:invalidate:outage"))));
     gw.putProfile("px-7", Map.of("first_name", "Ada"));
     assertGif(get(openUrl(gw.token("px-7")))); // producer connected and metadata known before the outage

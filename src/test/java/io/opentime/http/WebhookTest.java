@@ -176,7 +176,7 @@ class WebhookTest {
         Map.of(), new io.opentime.config.KafkaConfig.Topics("pe-webhook", "o", "c", "d"), "webhook-outage");
     var wh = base.events().webhook();
     gw = new RunningGateway(vertx, base.withEvents(base.events()
-        .withUpdater(new io.opentime.config.UpdaterConfig(false, "g", 10, Duration.ofSeconds(1), Duration.ofSeconds(1), "c"))
+        .withUpdater(new io.opentime.config.UpdaterConfig(false, 1, "g", 10, Duration.ofSeconds(1), Duration.ofSeconds(1), "c"))
         .withWebhook(new io.opentime.config.WebhookConfig(wh.keys(), wh.maxEvents(), wh.maxBodyBytes(),
             wh.replayWindow(), Duration.ofSeconds(1)))));
     String body = batch(attribute("k1", "wh-6", "Ada"));

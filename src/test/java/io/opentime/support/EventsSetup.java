@@ -56,7 +56,7 @@ public final class EventsSetup {
     env.putAll(extraEnv);
     GatewayConfig base = TestConfig.forRedis(redisUrl, env);
     UpdaterConfig u = base.events().updater();
-    UpdaterConfig updater = new UpdaterConfig(u.enabled(), u.groupId(), u.maxInFlight(), u.applyDeadline(),
+    UpdaterConfig updater = new UpdaterConfig(u.enabled(), u.instances(), u.groupId(), u.maxInFlight(), u.applyDeadline(),
         Duration.ofMillis(500), "opentime:invalidate:" + run);
     return base.withEvents(base.events().withKafka(base.events().kafka().withTopics(topics)).withUpdater(updater));
   }
