@@ -2,7 +2,9 @@ package io.opentime.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.opentime.demo.EmbeddedKafka;
 import io.opentime.demo.EmbeddedRedis;
+import io.opentime.support.EventsSetup;
 import io.opentime.support.Http;
 import io.opentime.support.TestConfig;
 import java.io.IOException;
@@ -103,6 +105,55 @@ class ShutdownTest {
         }
       } finally {
         redis.resume();
+        gateway.destroyForcibly();
+      }
+    }
+  }
+
+  @Test
+  @DisplayName("SIGTERM with opens still waiting for Kafka: they are handed over before the process exits")
+  void sigtermFlushesQueuedOpens() throws Exception {
+    try (EmbeddedRedis redis = EmbeddedRedis.start(0); EmbeddedKafka kafka = EmbeddedKafka.start(0)) {
+      kafka.createTopics(1, "opens-shutdown");
+      Path conf = TestConfig.copyConf(dir, yaml -> yaml.replace("opens: opentime.opens", "opens: opens-shutdown"));
+      int port = TestConfig.freePort();
+      int mgmt = TestConfig.freePort();
+      ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "-cp", System.getProperty("java.class.path"), "io.opentime.Main", "serve", "-c", conf.toString())
+          .redirectErrorStream(true)
+          .redirectOutput(dir.resolve("gateway-kafka.log").toFile());
+      pb.environment().put("OPENTIME_HTTP_HOST", "127.0.0.1");
+      pb.environment().put("OPENTIME_HTTP_PORT", Integer.toString(port));
+      pb.environment().put("OPENTIME_MANAGEMENT_PORT", Integer.toString(mgmt));
+      pb.environment().put("OPENTIME_REDIS_URL", redis.url());
+      pb.environment().put("OPENTIME_TOKEN_KEYS", TestConfig.KEY_SPEC);
+      pb.environment().put("OPENTIME_AMP_SENDERS", TestConfig.SENDER);
+      pb.environment().put("OPENTIME_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers());
+      pb.environment().put("OPENTIME_UPDATER_ENABLED", "false");
+      Process gateway = pb.start();
+      try {
+        awaitStatus("http://127.0.0.1:" + mgmt + "/health/ready", 200, Duration.ofSeconds(30));
+        var codec = new io.opentime.token.TokenCodec(io.opentime.token.TokenKeys.parse(TestConfig.KEY_SPEC),
+            java.time.Clock.systemUTC());
+        String token = codec.mint(new io.opentime.token.TokenClaims("r-shutdown", null,
+            java.time.Instant.now().getEpochSecond() + 3600));
+        String pixel = "GET /v1/open/" + token + ".gif HTTP/1.1";
+        assertThat(Http.raw(port, pixel)).startsWith("HTTP/1.1 200"); // the producer knows the topic now
+        TimeUnit.SECONDS.sleep(1);
+        kafka.stop();
+        int n = 40;
+        for (int i = 0; i < n; i++) {
+          assertThat(Http.raw(port, pixel)).startsWith("HTTP/1.1 200");
+        }
+        // The gateway is told to stop while Kafka is away, and Kafka comes back a second later: only the shutdown's
+        // wait for acknowledgements (up to 5 s) delivers these opens; a process that just exits loses them.
+        gateway.destroy(); // SIGTERM
+        TimeUnit.SECONDS.sleep(1);
+        kafka.restart();
+        assertThat(gateway.waitFor(30, TimeUnit.SECONDS)).as("process exited").isTrue();
+        assertThat(EventsSetup.read(kafka.bootstrapServers(), "opens-shutdown", n + 2, Duration.ofSeconds(5)))
+            .as("every open recorded before SIGTERM is on the topic").hasSize(n + 1);
+      } finally {
         gateway.destroyForcibly();
       }
     }
