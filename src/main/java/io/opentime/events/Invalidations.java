@@ -1,6 +1,7 @@
 package io.opentime.events;
 
 import io.opentime.ops.EventMetrics;
+import io.opentime.profile.Backoff;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
@@ -11,7 +12,6 @@ import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import io.vertx.redis.client.ResponseType;
 import java.time.Duration;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,12 +35,11 @@ public final class Invalidations {
   private final String channel;
   private final Consumer<String> invalidate;
   private final EventMetrics metrics;
-  private final long maxDelayMs;
+  private final Backoff backoff;
   private RedisConnection connection;
   private boolean subscribed;
   private boolean closed;
   private boolean reportedDown;
-  private long nextDelayMs = FIRST_RETRY_MS;
   private long timer = -1;
 
   public Invalidations(Vertx vertx, RedisOptions options, String channel, Duration reconnectMaxDelay,
@@ -50,7 +49,7 @@ public final class Invalidations {
     this.channel = channel;
     this.invalidate = invalidate;
     this.metrics = metrics;
-    this.maxDelayMs = Math.max(FIRST_RETRY_MS, reconnectMaxDelay.toMillis());
+    this.backoff = new Backoff(FIRST_RETRY_MS, reconnectMaxDelay.toMillis());
     metrics.bindInvalidationConnected(() -> subscribed ? 1 : 0);
   }
 
@@ -79,7 +78,7 @@ public final class Invalidations {
       c.endHandler(v -> dropped(c, "connection closed"));
       return c.send(Request.cmd(Command.SUBSCRIBE).arg(channel)).<Void>mapEmpty().onSuccess(v -> {
         subscribed = true;
-        nextDelayMs = FIRST_RETRY_MS;
+        backoff.reset();
         if (reportedDown) {
           LOG.info("invalidation subscription on {} re-established", channel);
           reportedDown = false;
@@ -126,9 +125,7 @@ public final class Invalidations {
     if (timer != -1) {
       return;
     }
-    long delay = nextDelayMs / 2 + ThreadLocalRandom.current().nextLong(nextDelayMs / 2 + 1);
-    nextDelayMs = Math.min(maxDelayMs, nextDelayMs * 2);
-    timer = vertx.setTimer(delay, id -> {
+    timer = vertx.setTimer(backoff.next(), id -> {
       timer = -1;
       subscribe();
     });

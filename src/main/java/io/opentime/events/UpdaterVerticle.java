@@ -1,6 +1,5 @@
 package io.opentime.events;
 
-import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.opentime.config.KafkaConfig;
 import io.opentime.config.RedisConfig;
 import io.opentime.config.UpdaterConfig;
@@ -51,6 +50,8 @@ public final class UpdaterVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(UpdaterVerticle.class);
   private static final long FIRST_RETRY_MS = 50;
   private static final long COMMIT_EVERY_MS = 500;
+  private static final long LAG_EVERY_MS = 5_000;
+  private static final long FAILURE_LOG_EVERY_NS = 10_000_000_000L;
   private static final String NOT_JSON = "not a JSON object";
   private static final java.time.Duration POLL_TIMEOUT = java.time.Duration.ofMillis(20);
 
@@ -65,13 +66,16 @@ public final class UpdaterVerticle extends VerticleBase {
   private RedisLink link;
   private ProfileWriter writer;
   private KafkaConsumer<String, byte[]> consumer;
-  private KafkaClientMetrics consumerMetrics;
   private long commitTimer = -1;
+  private long lagTimer = -1;
+  private long lastFailureLog;
+  private long failuresSinceLog;
 
   /** One partition's events in offset order, from the oldest not yet committed to the newest received. */
   private final class PartitionState {
     final TopicPartition tp;
     final ArrayDeque<Entry> entries = new ArrayDeque<>();
+    long firstSeen = -1;
     int retrying;
     boolean paused;
     long committable = -1;
@@ -116,17 +120,19 @@ public final class UpdaterVerticle extends VerticleBase {
         // Creating a Kafka client runs its code on the calling thread: do it on a worker, never an event loop.
         .compose(v -> vertx.executeBlocking(this::createConsumer))
         .compose(raw -> {
-          consumerMetrics = new KafkaClientMetrics(raw);
-          consumerMetrics.bindTo(metrics.registry());
+          // No Micrometer Kafka binder on the consumer: it calls KafkaConsumer.metrics() from its own thread, and
+          // the consumer refuses concurrent access (ConcurrentModificationException, seen in a load test). The
+          // lag is measured below through the client's own thread instead.
           consumer = KafkaConsumer.create(vertx, raw);
           // The client polls on one thread and runs pause/resume between polls: a long poll on paused partitions
           // would hold a resume back for the whole poll timeout (1 s by default), stalling the partition.
           consumer.pollTimeout(POLL_TIMEOUT);
           consumer.partitionsAssignedHandler(this::assigned);
           consumer.partitionsRevokedHandler(this::revoked);
-          consumer.exceptionHandler(err -> LOG.warn("updater consumer: {}", err.toString()));
+          consumer.exceptionHandler(this::consumerFailed);
           consumer.handler(this::received);
           commitTimer = vertx.setPeriodic(COMMIT_EVERY_MS, id -> commit());
+          lagTimer = vertx.setPeriodic(LAG_EVERY_MS, id -> measureLag());
           return consumer.subscribe(kafka.topics().profileEvents());
         })
         .onSuccess(v -> LOG.info("updater consuming {} in group {}", kafka.topics().profileEvents(), config.groupId()));
@@ -176,6 +182,9 @@ public final class UpdaterVerticle extends VerticleBase {
     TopicPartition tp = new TopicPartition(record.topic(), record.partition());
     PartitionState s = partitions.computeIfAbsent(tp, PartitionState::new);
     Entry entry = new Entry(record.offset());
+    if (s.firstSeen < 0) {
+      s.firstSeen = record.offset();
+    }
     s.entries.addLast(entry);
     if (s.entries.size() >= config.maxInFlight()) {
       pause(s);
@@ -320,6 +329,42 @@ public final class UpdaterVerticle extends VerticleBase {
     })).onFailure(err -> LOG.warn("updater offset commit failed (retried next round): {}", err.toString()));
   }
 
+  /** A consumer failure, logged at most once per 10 s with the count since, so a failing loop cannot flood the log. */
+  private void consumerFailed(Throwable err) {
+    failuresSinceLog++;
+    long now = System.nanoTime();
+    if (lastFailureLog == 0 || now - lastFailureLog >= FAILURE_LOG_EVERY_NS) {
+      LOG.warn("updater consumer: {} ({} failure(s) in the last 10 s)", err.toString(), failuresSinceLog);
+      lastFailureLog = now;
+      failuresSinceLog = 0;
+    }
+  }
+
+  /**
+   * Events of the owned partitions not yet applied: end offset minus the next offset to commit (or the first
+   * offset received, before anything is applied). Asked through the client, which runs it on its own thread.
+   */
+  private void measureLag() {
+    if (partitions.isEmpty()) {
+      metrics.updaterLag(this, 0);
+      return;
+    }
+    consumer.endOffsets(new HashSet<>(partitions.keySet())).onSuccess(ends -> {
+      long lag = 0;
+      for (Map.Entry<TopicPartition, Long> e : ends.entrySet()) {
+        PartitionState s = partitions.get(e.getKey());
+        if (s == null) {
+          continue;
+        }
+        long base = s.committable >= 0 ? s.committable : s.firstSeen;
+        if (base >= 0) {
+          lag += Math.max(0, e.getValue() - base);
+        }
+      }
+      metrics.updaterLag(this, lag);
+    });
+  }
+
   /** Partitions this updater owns now (for tests and the log). */
   public Set<TopicPartition> assignment() {
     return new HashSet<>(partitions.keySet());
@@ -330,17 +375,16 @@ public final class UpdaterVerticle extends VerticleBase {
     if (commitTimer != -1) {
       vertx.cancelTimer(commitTimer);
     }
+    if (lagTimer != -1) {
+      vertx.cancelTimer(lagTimer);
+    }
+    metrics.updaterLag(this, -1);
     if (consumer == null) {
       return link == null ? Future.succeededFuture() : link.close();
     }
     // Commit what is applied, then leave the group; what was in flight is replayed by the next owner.
     return commit().otherwiseEmpty()
         .compose(v -> consumer.close())
-        .eventually(() -> {
-          if (consumerMetrics != null) {
-            consumerMetrics.close();
-          }
-          return link.close();
-        });
+        .eventually(() -> link.close());
   }
 }

@@ -27,6 +27,7 @@ public final class EventMetrics {
   public static final String APPLY_RETRIES = "opentime.updater.retries";
   public static final String DEAD_LETTERED = "opentime.updater.dead.lettered";
   public static final String PAUSED = "opentime.updater.paused.partitions";
+  public static final String LAG = "opentime.updater.lag";
   public static final String INVALIDATIONS = "opentime.cache.invalidations";
   public static final String INVALIDATION_CONNECTED = "opentime.cache.invalidation.connected";
   public static final String WEBHOOK = "opentime.webhook.requests";
@@ -37,6 +38,7 @@ public final class EventMetrics {
   private final Timer applyTime;
   private final Counter[] tracked = new Counter[2]; // open, click
   private final java.util.concurrent.atomic.AtomicInteger paused = new java.util.concurrent.atomic.AtomicInteger();
+  private final Map<Object, Long> lags = new ConcurrentHashMap<>();
 
   public EventMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -60,6 +62,9 @@ public final class EventMetrics {
       counter(WEBHOOK, "Webhook requests by outcome", "outcome", outcome);
     }
     counter(WEBHOOK_EVENTS, "Events accepted by the webhook and acknowledged by Kafka");
+    Gauge.builder(LAG, () -> lags.values().stream().mapToLong(Long::longValue).sum())
+        .description("Profile events on the partitions this process's updaters own that are not applied yet")
+        .register(registry);
     Gauge.builder(PAUSED, paused::get)
         .description("Partitions the updaters of this process have paused (too many events in flight, or Redis failing)")
         .register(registry);
@@ -136,6 +141,15 @@ public final class EventMetrics {
 
   public void deadLettered(String reason) {
     counter(DEAD_LETTERED, "Profile events sent to the dead-letter topic, by reason", "reason", reason).increment();
+  }
+
+  /** One updater's lag (events not yet applied); negative removes it (the updater stopped). */
+  public void updaterLag(Object updater, long lag) {
+    if (lag < 0) {
+      lags.remove(updater);
+    } else {
+      lags.put(updater, lag);
+    }
   }
 
   public void partitionPaused() {

@@ -9,7 +9,6 @@ import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.time.Duration;
-import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,11 +29,10 @@ public final class RedisLink {
   private final Context context;
   private final Redis client;
   private final String name;
-  private final long maxDelayMs;
+  private final Backoff backoff;
   private RedisConnection connection;
   private boolean connecting;
   private boolean closed;
-  private long nextDelayMs = FIRST_RETRY_MS;
   private long retryTimer = -1;
   private boolean reportedDown;
 
@@ -44,7 +42,7 @@ public final class RedisLink {
     this.context = vertx.getOrCreateContext();
     this.client = Redis.createClient(vertx, options);
     this.name = name;
-    this.maxDelayMs = Math.max(FIRST_RETRY_MS, reconnectMaxDelay.toMillis());
+    this.backoff = new Backoff(FIRST_RETRY_MS, reconnectMaxDelay.toMillis());
   }
 
   public Context context() {
@@ -85,7 +83,7 @@ public final class RedisLink {
             return;
           }
           connection = c;
-          nextDelayMs = FIRST_RETRY_MS;
+          backoff.reset();
           if (reportedDown) {
             LOG.info("Redis connection {} re-established", name);
             reportedDown = false;
@@ -124,9 +122,7 @@ public final class RedisLink {
     if (closed || retryTimer != -1) {
       return;
     }
-    long delay = nextDelayMs / 2 + ThreadLocalRandom.current().nextLong(nextDelayMs / 2 + 1);
-    nextDelayMs = Math.min(maxDelayMs, nextDelayMs * 2);
-    retryTimer = vertx.setTimer(delay, id -> {
+    retryTimer = vertx.setTimer(backoff.next(), id -> {
       retryTimer = -1;
       connect();
     });

@@ -210,12 +210,19 @@ class UpdaterTest {
     EventsSetup.produce(producer, topic(gw), kvs);
     Await.until("applies failing and being retried", Duration.ofSeconds(20),
         () -> gw.counter(EventMetrics.APPLY_RETRIES) >= 3);
+    Await.until("the lag gauge showing the unapplied events", Duration.ofSeconds(15), () -> lag(gw) >= 1);
+    assertThat(gw.registry.find(EventMetrics.PAUSED).gauge().value()).isPositive();
     ownRedis.restart();
     Await.until("all events applied after Redis is back", Duration.ofSeconds(60), () -> applied(gw) >= n + 1);
     for (int i = 0; i < n; i++) {
       assertThat(hash(gw, "up-4-" + i)).as("reader %d", i).containsEntry("first_name", "N" + i);
     }
     Await.until("offsets committed", Duration.ofSeconds(20), () -> committedEqualsEnd(gw));
+    Await.until("no lag left", Duration.ofSeconds(15), () -> lag(gw) == 0);
+  }
+
+  private static double lag(RunningGateway gw) {
+    return gw.registry.find(EventMetrics.LAG).gauge().value();
   }
 
   @Test
