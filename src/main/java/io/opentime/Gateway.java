@@ -3,6 +3,7 @@ package io.opentime;
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.opentime.config.BlockConfig;
+import io.opentime.config.ConfigException;
 import io.opentime.config.GatewayConfig;
 import io.opentime.config.KafkaConfig;
 import io.opentime.content.BlockRegistry;
@@ -79,6 +80,10 @@ public final class Gateway {
                                       Ticker ticker) {
     GatewayServices services;
     try {
+      if (config.events().webhook().enabled() && !config.events().kafka().enabled()) {
+        throw new ConfigException("webhook.keys (OPENTIME_WEBHOOK_KEYS) is set but the webhook sends events to Kafka: "
+            + "set kafka.bootstrap-servers (OPENTIME_KAFKA_BOOTSTRAP_SERVERS) too, or remove the webhook keys");
+      }
       List<String> readOnlyFields = new ArrayList<>(config.segments().fields());
       readOnlyFields.addAll(Consent.FIELDS);
       if (config.blocks().values().stream().anyMatch(BlockConfig::recommends)) {

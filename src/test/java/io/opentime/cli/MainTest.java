@@ -181,6 +181,21 @@ class MainTest {
   }
 
   @Test
+  @DisplayName("webhook keys without Kafka: one line naming both settings, exit 2")
+  void webhookWithoutKafka() throws Exception {
+    String webhookKey = "w1:" + java.util.Base64.getEncoder().encodeToString(new byte[32]);
+    Path cfg = TestConfig.copyConf(dir, yaml -> yaml
+        .replaceFirst("  keys: \\[]", "  keys: [\"" + TestConfig.KEY_SPEC + "\"]")
+        .replace("  senders: []", "  senders: [\"" + TestConfig.SENDER + "\"]")
+        .replace("  keys: []                   # OPENTIME_WEBHOOK_KEYS", "  keys: [\"" + webhookKey + "\"]  # OPENTIME_WEBHOOK_KEYS"));
+    Run r = run("serve", "-c", cfg.toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err().strip()).startsWith("opentime: webhook.keys (OPENTIME_WEBHOOK_KEYS) is set")
+        .contains("OPENTIME_KAFKA_BOOTSTRAP_SERVERS").doesNotContain(webhookKey.substring(3));
+    assertThat(r.err().strip().lines()).hasSize(1);
+  }
+
+  @Test
   @DisplayName("--help and --version answer with exit 0")
   void help() {
     Run help = run("--help");

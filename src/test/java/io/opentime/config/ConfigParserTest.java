@@ -228,9 +228,6 @@ class ConfigParserTest {
     assertThatThrownBy(() -> parse(Map.of("OPENTIME_KAFKA_BOOTSTRAP_SERVERS", "kafka.internal")))
         .isInstanceOf(ConfigException.class).hasMessageContaining("kafka.bootstrap-servers")
         .hasMessageContaining("OPENTIME_KAFKA_BOOTSTRAP_SERVERS").hasMessageContaining("host:port");
-    assertThatThrownBy(() -> parse(Map.of("OPENTIME_WEBHOOK_KEYS", webhookKey)))
-        .isInstanceOf(ConfigException.class).hasMessageContaining("webhook.keys")
-        .hasMessageContaining("kafka.bootstrap-servers");
     assertThatThrownBy(() -> parse(Map.of("OPENTIME_LINKS_FALLBACK_URL", "javascript:alert(1)")))
         .isInstanceOf(ConfigException.class).hasMessageContaining("links.fallback-url");
     assertThatThrownBy(() -> ConfigParser.parse(yaml("links.targets", new JsonObject().put("home", "/relative")), Map.of()))
