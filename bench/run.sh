@@ -522,12 +522,16 @@ WARM_TOKENS=$RUN_DIR/warm.tokens
 head -n "$WARM_READERS" "$READERS_TOKENS" >"$WARM_TOKENS"
 run_wrk warm-fill "$GW_PORT" "$WARM_TOKENS" "$WARMUP"
 show_run "warm-up (fills cache)"
+# The ceiling driven with the same token file: wrk's cost of picking a random token is then charged to both.
+run_wrk warm-ceiling "$CEIL_PORT" "$WARM_TOKENS" "$DURATION"
+show_run "ceiling, same tokens"
+CEIL_RANDOM_RPS=$(field rps)
 run_wrk warm "$GW_PORT" "$WARM_TOKENS" "$DURATION"
 show_run "warm gateway"
 WARM_RPS=$(field rps)
 WARM_P99=$(field p99)
-WARM_RATIO=$(ratio "$WARM_RPS" "$CEIL_MED")
-verdict "warm: $WARM_RPS req/s, ratio to the ceiling's hot median = $WARM_RATIO (target >= 0.80)" "$WARM_RATIO >= 0.80"
+WARM_RATIO=$(ratio "$WARM_RPS" "$CEIL_RANDOM_RPS")
+verdict "warm: $WARM_RPS req/s, ratio to the ceiling on the same tokens = $WARM_RATIO (target >= 0.80)" "$WARM_RATIO >= 0.80"
 
 HOT_RSS=$(rss_of "$GW_PID")
 CEIL_RSS=$(rss_of "$CEIL_PID")
@@ -586,12 +590,12 @@ COLD_RPS=$(field rps)
 COLD_P99=$(field p99)
 COLD_NON200=$(field non200)
 COLD_DEFAULT=$(field src_default)
-COLD_RATIO=$(ratio "$COLD_RPS" "$CEIL_MED")
-echo "  cold: $COLD_RPS req/s, p99 $COLD_P99 ms, non-200 $COLD_NON200, ratio to the ceiling's hot median $COLD_RATIO"
+COLD_RATIO=$(ratio "$COLD_RPS" "$CEIL_RANDOM_RPS")
+echo "  cold: $COLD_RPS req/s, p99 $COLD_P99 ms, non-200 $COLD_NON200, ratio to the ceiling on random tokens $COLD_RATIO"
 if (( COLD_DEFAULT > 0 )); then
   echo "  note: $COLD_DEFAULT answers were defaults although Redis was healthy (deadline, breaker or connection)"
 fi
-verdict "cold: ratio to the ceiling's hot median = $COLD_RATIO (target >= 0.50)" "$COLD_RATIO >= 0.50"
+verdict "cold: ratio to the ceiling on random tokens = $COLD_RATIO (target >= 0.50)" "$COLD_RATIO >= 0.50"
 COLD_RSS=$(rss_of "$GW_PID")
 echo "  RSS after the cold scenario: gateway #$GW_N $COLD_RSS"
 
