@@ -4,6 +4,7 @@ import io.opentime.config.KafkaConfig;
 import io.opentime.config.RedisConfig;
 import io.opentime.config.UpdaterConfig;
 import io.opentime.ops.EventMetrics;
+import io.opentime.profile.Backoff;
 import io.opentime.profile.RedisLink;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -68,6 +69,7 @@ public final class UpdaterVerticle extends VerticleBase {
   private KafkaConsumer<String, byte[]> consumer;
   private long commitTimer = -1;
   private long lagTimer = -1;
+  private boolean stopping;
   private long lastFailureLog;
   private long failuresSinceLog;
 
@@ -94,7 +96,7 @@ public final class UpdaterVerticle extends VerticleBase {
     final long offset;
     boolean done;
     boolean failing;
-    long retryMs = FIRST_RETRY_MS;
+    Backoff backoff;
 
     Entry(long offset) {
       this.offset = offset;
@@ -276,10 +278,11 @@ public final class UpdaterVerticle extends VerticleBase {
       }
     }
     pause(s);
-    long delay = entry.retryMs / 2 + ThreadLocalRandom.current().nextLong(entry.retryMs / 2 + 1);
-    entry.retryMs = Math.min(config.retryMaxDelay().toMillis(), entry.retryMs * 2);
-    vertx.setTimer(Math.max(1, delay), id -> {
-      if (s.current()) {
+    if (entry.backoff == null) {
+      entry.backoff = new Backoff(FIRST_RETRY_MS, config.retryMaxDelay().toMillis());
+    }
+    vertx.setTimer(Math.max(1, entry.backoff.next()), id -> {
+      if (s.current() && !stopping) {
         again.run();
       }
     });
@@ -293,7 +296,7 @@ public final class UpdaterVerticle extends VerticleBase {
     while (!s.entries.isEmpty() && s.entries.peekFirst().done) {
       s.committable = s.entries.pollFirst().offset + 1;
     }
-    if (s.paused && s.retrying == 0 && s.entries.size() <= config.maxInFlight() / 2) {
+    if (s.paused && !stopping && s.retrying == 0 && s.entries.size() <= config.maxInFlight() / 2) {
       s.paused = false;
       metrics.partitionResumed();
       consumer.resume(s.tp);
@@ -372,6 +375,7 @@ public final class UpdaterVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    stopping = true; // applies still in flight may finish after the consumer is closed: they must not resume it
     if (commitTimer != -1) {
       vertx.cancelTimer(commitTimer);
     }
