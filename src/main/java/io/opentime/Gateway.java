@@ -46,6 +46,7 @@ public final class Gateway {
   /** Longest wait at shutdown for Kafka to acknowledge the events still queued. */
   static final java.time.Duration PUBLISHER_FLUSH = java.time.Duration.ofSeconds(5);
   private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
+  private static final java.util.concurrent.atomic.AtomicInteger UPDATER_IDS = new java.util.concurrent.atomic.AtomicInteger();
 
   private final Vertx vertx;
   private final GatewayServices services;
@@ -147,9 +148,11 @@ public final class Gateway {
     if (services.publisher() == null || !config.events().updater().enabled()) {
       return Future.succeededFuture(null);
     }
+    // Each updater's Redis connection gets a metrics name of its own: a shared one collides in the registry.
     return vertx.deployVerticle(() -> new UpdaterVerticle(config.events().kafka(), config.events().updater(),
-        config.redis(), services.store().redisOptions("updater"), services.publisher(), services.eventMetrics(),
-        clock), new DeploymentOptions().setInstances(config.events().updater().instances()));
+        config.redis(), services.store().redisOptions("updater-" + UPDATER_IDS.incrementAndGet()),
+        services.publisher(), services.eventMetrics(), clock),
+        new DeploymentOptions().setInstances(config.events().updater().instances()));
   }
 
   private static Future<Void> closePublisher(Vertx vertx, GatewayServices services) {

@@ -114,7 +114,8 @@ class ShutdownTest {
   @DisplayName("SIGTERM with opens still waiting for Kafka: they are handed over before the process exits")
   void sigtermFlushesQueuedOpens() throws Exception {
     try (EmbeddedRedis redis = EmbeddedRedis.start(0); EmbeddedKafka kafka = EmbeddedKafka.start(0)) {
-      kafka.createTopics(1, "opens-shutdown");
+      kafka.createTopics(1, "opens-shutdown", "opentime.clicks", "opentime.profile-events.dlq");
+      kafka.createTopics(2, "opentime.profile-events");
       Path conf = TestConfig.copyConf(dir, yaml -> yaml.replace("opens: opentime.opens", "opens: opens-shutdown"));
       int port = TestConfig.freePort();
       int mgmt = TestConfig.freePort();
@@ -129,7 +130,7 @@ class ShutdownTest {
       pb.environment().put("OPENTIME_TOKEN_KEYS", TestConfig.KEY_SPEC);
       pb.environment().put("OPENTIME_AMP_SENDERS", TestConfig.SENDER);
       pb.environment().put("OPENTIME_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers());
-      pb.environment().put("OPENTIME_UPDATER_ENABLED", "false");
+      pb.environment().put("OPENTIME_UPDATER_INSTANCES", "2"); // two updaters: their meters must not collide
       Process gateway = pb.start();
       try {
         awaitStatus("http://127.0.0.1:" + mgmt + "/health/ready", 200, Duration.ofSeconds(30));
@@ -153,6 +154,8 @@ class ShutdownTest {
         assertThat(gateway.waitFor(30, TimeUnit.SECONDS)).as("process exited").isTrue();
         assertThat(EventsSetup.read(kafka.bootstrapServers(), "opens-shutdown", n + 2, Duration.ofSeconds(5)))
             .as("every open recorded before SIGTERM is on the topic").hasSize(n + 1);
+        assertThat(Files.readAllLines(dir.resolve("gateway-kafka.log"))).as("no meter registered twice")
+            .noneSatisfy(l -> assertThat(l).contains("already registered"));
       } finally {
         gateway.destroyForcibly();
       }
