@@ -109,6 +109,17 @@ function response(status, headers, body)
   elseif src == "default" then
     src_default = src_default + 1
   end
+  -- Answers per wall-clock second, for the throughput-over-time plot (bench/plot.sh): the finished seconds are
+  -- appended to series_ when a new second starts; the current one stays in sec_/sec_count_.
+  local now = os.time()
+  if now ~= sec_ then
+    if sec_ ~= nil then
+      series_ = (series_ or "") .. sec_ .. ":" .. sec_count_ .. ","
+    end
+    sec_ = now
+    sec_count_ = 0
+  end
+  sec_count_ = sec_count_ + 1
   -- Encoded for thread:get, which copies strings and numbers between Lua states.
   if status ~= 200 then
     local parts = {}
@@ -142,6 +153,26 @@ function done(summary, latency, requests)
     parts[#parts + 1] = code .. ":" .. n
   end
   table.sort(parts)
+  local per_second = {}
+  for _, t in ipairs(threads) do
+    local series = (t:get("series_") or "")
+    local last = t:get("sec_")
+    if last ~= nil then
+      series = series .. last .. ":" .. (t:get("sec_count_") or 0)
+    end
+    for sec, n in string.gmatch(series, "(%d+):(%d+)") do
+      per_second[tonumber(sec)] = (per_second[tonumber(sec)] or 0) + tonumber(n)
+    end
+  end
+  local seconds = {}
+  for sec in pairs(per_second) do
+    seconds[#seconds + 1] = sec
+  end
+  table.sort(seconds)
+  local series_parts = {}
+  for _, sec in ipairs(seconds) do
+    series_parts[#series_parts + 1] = sec .. ":" .. per_second[sec]
+  end
   local secs = summary.duration / 1e6
   local e = summary.errors
   local function ms(us) return us / 1000.0 end
@@ -155,4 +186,6 @@ function done(summary, latency, requests)
     sum("non200"), e.connect, e.read, e.write, e.timeout,
     sum("src_redis"), sum("src_cache"), sum("src_stale"), sum("src_default"), sum("src_none"),
     (#parts > 0) and table.concat(parts, ",") or "-"))
+  -- SERIES: answers per wall-clock second (epoch second:count); the first and last seconds are partial.
+  io.write("SERIES " .. table.concat(series_parts, ",") .. "\n")
 end
