@@ -52,6 +52,8 @@ public final class UpdaterVerticle extends VerticleBase {
   private static final long FIRST_RETRY_MS = 50;
   private static final long COMMIT_EVERY_MS = 500;
   private static final long LAG_EVERY_MS = 5_000;
+  /** Longest wait for the final commit, then for the consumer's close, when the updater stops. */
+  private static final long STOP_STEP_MS = 3_000;
   private static final long FAILURE_LOG_EVERY_NS = 10_000_000_000L;
   private static final String NOT_JSON = "not a JSON object";
   private static final java.time.Duration POLL_TIMEOUT = java.time.Duration.ofMillis(20);
@@ -386,9 +388,16 @@ public final class UpdaterVerticle extends VerticleBase {
     if (consumer == null) {
       return link == null ? Future.succeededFuture() : link.close();
     }
-    // Commit what is applied, then leave the group; what was in flight is replayed by the next owner.
-    return commit().otherwiseEmpty()
-        .compose(v -> consumer.close())
+    // Commit what is applied, then leave the group; what was in flight is replayed by the next owner. Both are
+    // bounded: with the brokers unreachable the client would wait its own timeouts (60 s, 30 s) and hold the whole
+    // shutdown; nothing is lost by giving up, since uncommitted events are replayed.
+    return commit().timeout(STOP_STEP_MS, TimeUnit.MILLISECONDS).otherwiseEmpty()
+        .compose(v -> consumer.close().timeout(STOP_STEP_MS, TimeUnit.MILLISECONDS)
+            .recover(err -> {
+              LOG.warn("updater consumer did not close within {} ms ({}); stopping without it", STOP_STEP_MS,
+                  err.toString());
+              return Future.succeededFuture();
+            }))
         .eventually(() -> link.close());
   }
 }

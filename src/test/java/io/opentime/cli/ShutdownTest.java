@@ -162,6 +162,43 @@ class ShutdownTest {
     }
   }
 
+  @Test
+  @DisplayName("SIGTERM with Kafka gone for good: the process still exits promptly")
+  void sigtermWithKafkaGone() throws Exception {
+    try (EmbeddedRedis redis = EmbeddedRedis.start(0)) {
+      EmbeddedKafka kafka = EmbeddedKafka.start(0);
+      kafka.createTopics(1, "opentime.opens", "opentime.clicks", "opentime.profile-events.dlq");
+      kafka.createTopics(2, "opentime.profile-events");
+      int port = TestConfig.freePort();
+      int mgmt = TestConfig.freePort();
+      ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "-cp", System.getProperty("java.class.path"), "io.opentime.Main", "serve", "-c", "conf/application.yaml")
+          .redirectErrorStream(true)
+          .redirectOutput(dir.resolve("gateway-kafka-gone.log").toFile());
+      pb.environment().put("OPENTIME_HTTP_HOST", "127.0.0.1");
+      pb.environment().put("OPENTIME_HTTP_PORT", Integer.toString(port));
+      pb.environment().put("OPENTIME_MANAGEMENT_PORT", Integer.toString(mgmt));
+      pb.environment().put("OPENTIME_REDIS_URL", redis.url());
+      pb.environment().put("OPENTIME_TOKEN_KEYS", TestConfig.KEY_SPEC);
+      pb.environment().put("OPENTIME_AMP_SENDERS", TestConfig.SENDER);
+      pb.environment().put("OPENTIME_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers());
+      Process gateway = pb.start();
+      try {
+        awaitStatus("http://127.0.0.1:" + mgmt + "/health/ready", 200, Duration.ofSeconds(30));
+        TimeUnit.SECONDS.sleep(3); // the updaters have joined the group
+        kafka.close(); // gone, not coming back
+        long t0 = System.nanoTime();
+        gateway.destroy(); // SIGTERM
+        assertThat(gateway.waitFor(25, TimeUnit.SECONDS)).as("process exited").isTrue();
+        long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
+        // Drain (none in flight), updater commit and close (3 s each at most), publisher flush (5 s at most).
+        assertThat(seconds).as("seconds from SIGTERM to exit").isLessThan(20);
+      } finally {
+        gateway.destroyForcibly();
+      }
+    }
+  }
+
   static void awaitStatus(String url, int status, Duration max) throws InterruptedException {
     long deadline = System.nanoTime() + max.toNanos();
     int last = -1;
