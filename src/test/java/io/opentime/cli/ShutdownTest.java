@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.DisplayName;
@@ -35,21 +36,8 @@ class ShutdownTest {
     try (EmbeddedRedis redis = EmbeddedRedis.start(0)) {
       int port = TestConfig.freePort();
       int mgmt = TestConfig.freePort();
-      ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "-Dlogback.configurationFile=logback.xml", // production logging, not the tests' text format
-          "-cp", System.getProperty("java.class.path"), "io.opentime.Main", "serve", "-c", "conf/application.yaml")
-          .redirectErrorStream(true)
-          .redirectOutput(dir.resolve("gateway.log").toFile());
-      pb.environment().put("OPENTIME_HTTP_HOST", "127.0.0.1");
-      pb.environment().put("OPENTIME_HTTP_PORT", Integer.toString(port));
-      pb.environment().put("OPENTIME_MANAGEMENT_PORT", Integer.toString(mgmt));
-      pb.environment().put("OPENTIME_REDIS_URL", redis.url());
-      pb.environment().put("OPENTIME_REDIS_DEADLINE", "3s");
-      pb.environment().put("OPENTIME_TOKEN_KEYS", TestConfig.KEY_SPEC);
-      pb.environment().put("OPENTIME_AMP_SENDERS", TestConfig.SENDER);
-      pb.environment().put("OPENTIME_SHUTDOWN_DELAY", "1s");
-      pb.environment().put("OPENTIME_ACCESS_LOG", "true");
-      Process gateway = pb.start();
+      Process gateway = serve(Path.of("conf/application.yaml"), "gateway.log", port, mgmt, redis, Map.of(
+          "OPENTIME_REDIS_DEADLINE", "3s", "OPENTIME_SHUTDOWN_DELAY", "1s", "OPENTIME_ACCESS_LOG", "true"));
       try {
         awaitStatus("http://127.0.0.1:" + mgmt + "/health/ready", 200, Duration.ofSeconds(30));
         String metrics = Http.get("http://127.0.0.1:" + mgmt + "/metrics").body();
@@ -119,19 +107,9 @@ class ShutdownTest {
       Path conf = TestConfig.copyConf(dir, yaml -> yaml.replace("opens: opentime.opens", "opens: opens-shutdown"));
       int port = TestConfig.freePort();
       int mgmt = TestConfig.freePort();
-      ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "-cp", System.getProperty("java.class.path"), "io.opentime.Main", "serve", "-c", conf.toString())
-          .redirectErrorStream(true)
-          .redirectOutput(dir.resolve("gateway-kafka.log").toFile());
-      pb.environment().put("OPENTIME_HTTP_HOST", "127.0.0.1");
-      pb.environment().put("OPENTIME_HTTP_PORT", Integer.toString(port));
-      pb.environment().put("OPENTIME_MANAGEMENT_PORT", Integer.toString(mgmt));
-      pb.environment().put("OPENTIME_REDIS_URL", redis.url());
-      pb.environment().put("OPENTIME_TOKEN_KEYS", TestConfig.KEY_SPEC);
-      pb.environment().put("OPENTIME_AMP_SENDERS", TestConfig.SENDER);
-      pb.environment().put("OPENTIME_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers());
-      pb.environment().put("OPENTIME_UPDATER_INSTANCES", "2"); // two updaters: their meters must not collide
-      Process gateway = pb.start();
+      Process gateway = serve(conf, "gateway-kafka.log", port, mgmt, redis, Map.of(
+          "OPENTIME_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers(),
+          "OPENTIME_UPDATER_INSTANCES", "2")); // two updaters: their meters must not collide
       try {
         awaitStatus("http://127.0.0.1:" + mgmt + "/health/ready", 200, Duration.ofSeconds(30));
         var codec = new io.opentime.token.TokenCodec(io.opentime.token.TokenKeys.parse(TestConfig.KEY_SPEC),
@@ -171,18 +149,8 @@ class ShutdownTest {
       kafka.createTopics(2, "opentime.profile-events");
       int port = TestConfig.freePort();
       int mgmt = TestConfig.freePort();
-      ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "-cp", System.getProperty("java.class.path"), "io.opentime.Main", "serve", "-c", "conf/application.yaml")
-          .redirectErrorStream(true)
-          .redirectOutput(dir.resolve("gateway-kafka-gone.log").toFile());
-      pb.environment().put("OPENTIME_HTTP_HOST", "127.0.0.1");
-      pb.environment().put("OPENTIME_HTTP_PORT", Integer.toString(port));
-      pb.environment().put("OPENTIME_MANAGEMENT_PORT", Integer.toString(mgmt));
-      pb.environment().put("OPENTIME_REDIS_URL", redis.url());
-      pb.environment().put("OPENTIME_TOKEN_KEYS", TestConfig.KEY_SPEC);
-      pb.environment().put("OPENTIME_AMP_SENDERS", TestConfig.SENDER);
-      pb.environment().put("OPENTIME_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers());
-      Process gateway = pb.start();
+      Process gateway = serve(Path.of("conf/application.yaml"), "gateway-kafka-gone.log", port, mgmt, redis,
+          Map.of("OPENTIME_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers()));
       try {
         awaitStatus("http://127.0.0.1:" + mgmt + "/health/ready", 200, Duration.ofSeconds(30));
         TimeUnit.SECONDS.sleep(3); // the updaters have joined the group
@@ -197,6 +165,27 @@ class ShutdownTest {
         gateway.destroyForcibly();
       }
     }
+  }
+
+  /**
+   * {@code serve} as its own process, with production logging (JSON lines) into {@code log} in the test's folder, on
+   * loopback ports, the test key and sender, the given Redis, and any further settings.
+   */
+  Process serve(Path config, String log, int port, int mgmt, EmbeddedRedis redis, Map<String, String> env)
+      throws IOException {
+    ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Dlogback.configurationFile=logback.xml", // production logging, not the tests' text format
+        "-cp", System.getProperty("java.class.path"), "io.opentime.Main", "serve", "-c", config.toString())
+        .redirectErrorStream(true)
+        .redirectOutput(dir.resolve(log).toFile());
+    pb.environment().put("OPENTIME_HTTP_HOST", "127.0.0.1");
+    pb.environment().put("OPENTIME_HTTP_PORT", Integer.toString(port));
+    pb.environment().put("OPENTIME_MANAGEMENT_PORT", Integer.toString(mgmt));
+    pb.environment().put("OPENTIME_REDIS_URL", redis.url());
+    pb.environment().put("OPENTIME_TOKEN_KEYS", TestConfig.KEY_SPEC);
+    pb.environment().put("OPENTIME_AMP_SENDERS", TestConfig.SENDER);
+    pb.environment().putAll(env);
+    return pb.start();
   }
 
   static void awaitStatus(String url, int status, Duration max) throws InterruptedException {
