@@ -51,6 +51,9 @@ public final class UpdaterVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(UpdaterVerticle.class);
   private static final long FIRST_RETRY_MS = 50;
   private static final long COMMIT_EVERY_MS = 500;
+  /** The metric tag of each ApplyResult, by ordinal (changed, unchanged, erased_before). */
+  private static final String[] RESULT_TAGS = java.util.Arrays.stream(ApplyResult.values())
+      .map(r -> r.name().toLowerCase(java.util.Locale.ROOT)).toArray(String[]::new);
   private static final long LAG_EVERY_MS = 5_000;
   /** Longest wait for the final commit, then for the consumer's close, when the updater stops. */
   private static final long STOP_STEP_MS = 3_000;
@@ -216,7 +219,7 @@ public final class UpdaterVerticle extends VerticleBase {
             return; // partition revoked meanwhile: its new owner replays it
           }
           if (ar.succeeded()) {
-            metrics.applied(ar.result().name().toLowerCase(java.util.Locale.ROOT), System.nanoTime() - started);
+            metrics.applied(RESULT_TAGS[ar.result().ordinal()], System.nanoTime() - started);
             done(s, entry);
           } else {
             retry(s, entry, () -> apply(s, entry, event), "apply", ar.cause());

@@ -35,6 +35,9 @@ public final class EventMetrics {
 
   private final MeterRegistry registry;
   private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+  /** Per topic: delivered, dropped, failed. Looked up per event by topic alone (no key built per call). */
+  private final Map<String, Counter[]> byTopic = new ConcurrentHashMap<>();
+  private final Map<String, Counter> appliedByResult = new ConcurrentHashMap<>();
   private final Timer applyTime;
   private final Counter[] tracked = new Counter[2]; // open, click
   private final java.util.concurrent.atomic.AtomicInteger paused = new java.util.concurrent.atomic.AtomicInteger();
@@ -53,7 +56,7 @@ public final class EventMetrics {
       }
     }
     for (String result : new String[] {"changed", "unchanged", "erased_before"}) {
-      counter(APPLIED, "Profile events applied to Redis, by effect", "result", result);
+      appliedByResult.put(result, counter(APPLIED, "Profile events applied to Redis, by effect", "result", result));
     }
     counter(APPLY_RETRIES, "Profile event applies retried after a Redis failure or deadline");
     counter(INVALIDATIONS, "Cached profiles dropped because an update was published");
@@ -76,10 +79,17 @@ public final class EventMetrics {
   /** Registers the per-topic delivery meters up front, so dashboards and alerts see them before the first event. */
   public void topics(String... topics) {
     for (String topic : topics) {
-      delivered(topic, 0);
-      dropped(topic, 0);
-      failed(topic, 0);
+      topicCounters(topic);
     }
+  }
+
+  private Counter[] topicCounters(String topic) {
+    return byTopic.computeIfAbsent(topic, t -> new Counter[] {
+        counter(DELIVERED, "Events acknowledged by Kafka, by topic", "topic", t),
+        counter(DROPPED, "Events refused because the queue in front of Kafka was full or the gateway was stopping",
+            "topic", t),
+        counter(FAILED, "Events the Kafka producer gave up on (delivery timeout or a non-retryable error)",
+            "topic", t)});
   }
 
   private Counter counter(String name, String description, String... tags) {
@@ -96,29 +106,15 @@ public final class EventMetrics {
   }
 
   public void delivered(String topic) {
-    delivered(topic, 1);
+    topicCounters(topic)[0].increment();
   }
 
   public void dropped(String topic) {
-    dropped(topic, 1);
+    topicCounters(topic)[1].increment();
   }
 
   public void failed(String topic) {
-    failed(topic, 1);
-  }
-
-  private void delivered(String topic, int n) {
-    counter(DELIVERED, "Events acknowledged by Kafka, by topic", "topic", topic).increment(n);
-  }
-
-  private void dropped(String topic, int n) {
-    counter(DROPPED, "Events refused because the queue in front of Kafka was full or the gateway was stopping",
-        "topic", topic).increment(n);
-  }
-
-  private void failed(String topic, int n) {
-    counter(FAILED, "Events the Kafka producer gave up on (delivery timeout or a non-retryable error)",
-        "topic", topic).increment(n);
+    topicCounters(topic)[2].increment();
   }
 
   public void sendRetried() {
@@ -130,8 +126,9 @@ public final class EventMetrics {
         .register(registry);
   }
 
+  /** One applied event, by its effect ({@code changed}, {@code unchanged}, {@code erased_before}). */
   public void applied(String result, long nanos) {
-    counter(APPLIED, "", "result", result).increment();
+    appliedByResult.get(result).increment();
     applyTime.record(nanos, TimeUnit.NANOSECONDS);
   }
 
