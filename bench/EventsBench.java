@@ -115,7 +115,7 @@ public final class EventsBench {
           + PROFILE_EVENTS + " with 4 partitions");
       Vertx vertx = Vertx.vertx();
       Redis client = Redis.createClient(vertx, redis.url());
-      client.send(Request.cmd(Command.HSET).arg("profile:u0").arg("first_name").arg("Ada").arg("loyalty_tier").arg("gold"))
+      client.send(Request.cmd(Command.HSET).arg("profile:{u0}").arg("first_name").arg("Ada").arg("loyalty_tier").arg("gold"))
           .await();
       Path hot = out.resolve("hot-token.txt");
       Files.writeString(hot, codec.mint(new TokenClaims("u0", "bench", exp)) + "\n");
@@ -130,7 +130,7 @@ public final class EventsBench {
         long[] lat = new long[SAMPLES];
         for (int i = -20; i < SAMPLES; i++) {
           String uid = "lat-" + i;
-          client.send(Request.cmd(Command.HSET).arg("profile:" + uid).arg("first_name").arg("before")).await();
+          client.send(Request.cmd(Command.HSET).arg("profile:{" + uid + "}").arg("first_name").arg("before")).await();
           String url = gw.base + "/v1/amp/greeting?t=" + codec.mint(new TokenClaims(uid, "bench", exp));
           if (!get(url).contains("before")) {
             throw new IllegalStateException("reader " + uid + " not answered from Redis");
@@ -240,7 +240,7 @@ public final class EventsBench {
         verdict(String.format("updater rate = %.0f events/s (target >= 20000)", rate), rate >= 20_000);
         int ok = 0;
         for (int i = 0; i < READERS; i++) {
-          Response r = client.send(Request.cmd(Command.HMGET).arg("profile:ev-" + i).arg("first_name")
+          Response r = client.send(Request.cmd(Command.HMGET).arg("profile:{ev-" + i + "}").arg("first_name")
               .arg("last_view_category").arg("cart_items").arg("orders_365d")).await();
           if (("name-" + (i % 97) + "-4").equals(str(r.get(0))) && "cat-b".equals(str(r.get(1)))
               && "p-2".equals(str(r.get(2))) && "2".equals(str(r.get(3)))) {

@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Loads N reader profiles into Redis for the Opentime benchmark: {@code HSET profile:u<i> first_name .. loyalty_tier ..
+ * Loads N reader profiles into Redis for the Opentime benchmark: {@code HSET profile:{u<i>} first_name .. loyalty_tier ..
  * recent_categories .. purchased ..}, and a catalog of 10 categories x 20 products for the recommendations scenario.
  * for i = 0..N-1, pipelined on one connection in batches (a bounded number of batches in flight).
  *
@@ -96,7 +96,7 @@ public final class LoadProfiles {
       next = to;
       List<Request> batch = new ArrayList<>(to - from);
       for (int i = from; i < to; i++) {
-        batch.add(Request.cmd(Command.HSET).arg("profile:u" + i)
+        batch.add(Request.cmd(Command.HSET).arg("profile:{u" + i + "}")
             .arg("first_name").arg(NAMES[i % NAMES.length])
             .arg("loyalty_tier").arg(TIERS[i % TIERS.length])
             .arg("recent_categories").arg("cat" + (i % 10) + ",cat" + ((i + 3) % 10))

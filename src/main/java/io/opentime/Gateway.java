@@ -128,7 +128,7 @@ public final class Gateway {
     services.metrics().bind(services.cache().view(), services.store());
     ManagementVerticle management = new ManagementVerticle(config.management(), services.metrics(), services.store());
     DeploymentOptions options = new DeploymentOptions().setInstances(config.http().instances());
-    Invalidations invalidations = new Invalidations(vertx, services.store().redisOptions("invalidations"),
+    Invalidations invalidations = new Invalidations(vertx, services.store().endpoints().subscriptions("invalidations"),
         config.events().updater().invalidationChannel(), config.redis().reconnectMaxDelay(),
         services.cache()::invalidate, services.eventMetrics());
     return invalidations.start()
@@ -150,7 +150,7 @@ public final class Gateway {
     }
     // Each updater's Redis connection gets a metrics name of its own: a shared one collides in the registry.
     return vertx.deployVerticle(() -> new UpdaterVerticle(config.events().kafka(), config.events().updater(),
-        config.redis(), services.store().redisOptions("updater-" + UPDATER_IDS.incrementAndGet()),
+        config.redis(), services.store().endpoints().writes("updater-" + UPDATER_IDS.incrementAndGet()),
         services.publisher(), services.eventMetrics(), clock),
         new DeploymentOptions().setInstances(config.events().updater().instances()));
   }

@@ -35,8 +35,8 @@ final class DemoBanner {
 
     out.println();
     out.println("Opentime demo is running.");
-    out.println("  Redis:   " + (embeddedRedis ? "embedded, " : "") + cfg.redis().url() + " (demo profiles under "
-        + cfg.redis().keyPrefix() + "demo-*)");
+    out.println("  Redis:   " + (embeddedRedis ? "embedded, " : "") + cfg.redis().describe() + " (demo profiles under "
+        + cfg.redis().profileKey("demo-*") + ")");
     out.println("  Sender:  " + sender + " (AMP CORS allowlist: " + String.join(", ", cfg.amp().senders()) + ")");
     if (cfg.events().kafka().enabled()) {
       out.println("  Kafka:   " + (embeddedKafka ? "embedded, " : "") + cfg.events().kafka().bootstrapServers()

@@ -96,7 +96,7 @@ public final class ServeCommand implements Callable<Integer> {
       LOG.info("Opentime listening on {}:{} ({} HTTP instances, {} transport), management on {}:{}, Redis {}, "
           + "config {}", cfg.http().host(), cfg.http().port(), cfg.http().instances(),
           vertx.isNativeTransportEnabled() ? "native" : "JDK NIO", cfg.management().host(), gateway.managementPort(),
-          redactedUrl(cfg.redis().url()), ConfigLoader.describeSource(config));
+          cfg.redis().describe(), ConfigLoader.describeSource(config));
       Running running = new Running(vertx, gateway, redis, kafka, cfg);
       if (demo) {
         PrintWriter out = spec.commandLine().getOut();
@@ -177,10 +177,5 @@ public final class ServeCommand implements Callable<Integer> {
           webhook.maxEvents(), webhook.maxBodyBytes(), webhook.replayWindow(), webhook.ackTimeout())));
     }
     return cfg;
-  }
-
-  /** The URL without any password, for logs. */
-  static String redactedUrl(String url) {
-    return url.replaceFirst("//([^@/]*)@", "//***@");
   }
 }

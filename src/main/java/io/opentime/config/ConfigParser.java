@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
 
@@ -32,6 +33,9 @@ public final class ConfigParser {
     m.put("OPENTIME_MANAGEMENT_HOST", "management.host");
     m.put("OPENTIME_MANAGEMENT_PORT", "management.port");
     m.put("OPENTIME_REDIS_URL", "redis.url");
+    m.put("OPENTIME_REDIS_MODE", "redis.mode");
+    m.put("OPENTIME_REDIS_MASTER_NAME", "redis.master-name");
+    m.put("OPENTIME_REDIS_READ_FROM", "redis.read-from");
     m.put("OPENTIME_REDIS_DEADLINE", "redis.deadline");
     m.put("OPENTIME_TOKEN_KEYS", "tokens.keys");
     m.put("OPENTIME_AMP_SENDERS", "amp.senders");
@@ -114,20 +118,43 @@ public final class ConfigParser {
   }
 
   private static RedisConfig redis(ConfigNode n) {
-    String url = n.string("url", "redis://127.0.0.1:6379");
-    try {
-      URI uri = new URI(url);
-      String scheme = uri.getScheme();
-      if (!"redis".equals(scheme) && !"rediss".equals(scheme) && !"unix".equals(scheme)) {
-        throw n.error("url", "must start with redis://, rediss:// or unix:// (got scheme '" + scheme + "')");
-      }
-      if (!"unix".equals(scheme) && (uri.getHost() == null || uri.getHost().isEmpty())) {
-        throw n.error("url", "has no host");
-      }
-    } catch (URISyntaxException e) {
-      throw n.error("url", "is not a valid URL");
+    RedisConfig.Mode mode = switch (n.string("mode", "standalone").trim().toLowerCase(Locale.ROOT)) {
+      case "standalone" -> RedisConfig.Mode.STANDALONE;
+      case "sentinel" -> RedisConfig.Mode.SENTINEL;
+      case "cluster" -> RedisConfig.Mode.CLUSTER;
+      default -> throw n.error("mode", "must be standalone, sentinel or cluster (got '" + n.string("mode", "") + "')");
+    };
+    List<String> urls = n.stringList("url", List.of("redis://127.0.0.1:6379"));
+    if (urls.isEmpty()) {
+      throw n.error("url", "is empty");
+    }
+    if (mode == RedisConfig.Mode.STANDALONE && urls.size() > 1) {
+      throw n.error("url", "lists " + urls.size() + " servers, but mode is standalone: set mode to sentinel (the URLs "
+          + "are Sentinels) or cluster (they are seed nodes)");
+    }
+    for (String url : urls) {
+      checkRedisUrl(n, url, mode);
+    }
+    String masterName = n.string("master-name", "mymaster").trim();
+    if (masterName.isEmpty()) {
+      throw n.error("master-name", "is empty");
+    }
+    RedisConfig.ReadFrom readFrom = switch (n.string("read-from", "master").trim().toLowerCase(Locale.ROOT)) {
+      case "master" -> RedisConfig.ReadFrom.MASTER;
+      case "replicas" -> RedisConfig.ReadFrom.REPLICAS;
+      case "any" -> RedisConfig.ReadFrom.ANY;
+      default -> throw n.error("read-from", "must be master, replicas or any (got '" + n.string("read-from", "") + "')");
+    };
+    if (readFrom != RedisConfig.ReadFrom.MASTER && mode == RedisConfig.Mode.STANDALONE) {
+      throw n.error("read-from", "needs replicas the gateway can find: use mode sentinel or cluster");
+    }
+    if (readFrom == RedisConfig.ReadFrom.ANY && mode == RedisConfig.Mode.SENTINEL) {
+      throw n.error("read-from", "'any' is for cluster mode; with Sentinel use master or replicas");
     }
     String prefix = n.string("key-prefix", "profile:");
+    if (prefix.indexOf('{') >= 0 || prefix.indexOf('}') >= 0) {
+      throw n.error("key-prefix", "must not contain '{' or '}': the gateway puts the uid in braces (a hash tag)");
+    }
     Duration deadline = n.duration("deadline", Duration.ofMillis(25), Duration.ofMillis(1), Duration.ofSeconds(10));
     Duration connect = n.duration("connect-timeout", Duration.ofSeconds(1), Duration.ofMillis(10), Duration.ofSeconds(60));
     ConfigNode b = n.child("breaker");
@@ -136,7 +163,25 @@ public final class ConfigParser {
     b.rejectUnknown();
     Duration reconnect = n.duration("reconnect-max-delay", Duration.ofSeconds(2), Duration.ofMillis(10), Duration.ofMinutes(5));
     n.rejectUnknown();
-    return new RedisConfig(url, prefix, deadline, connect, failures, reset, reconnect);
+    return new RedisConfig(mode, urls, masterName, readFrom, prefix, deadline, connect, failures, reset, reconnect);
+  }
+
+  private static void checkRedisUrl(ConfigNode n, String url, RedisConfig.Mode mode) {
+    try {
+      URI uri = new URI(url);
+      String scheme = uri.getScheme();
+      if (!"redis".equals(scheme) && !"rediss".equals(scheme) && !"unix".equals(scheme)) {
+        throw n.error("url", "must start with redis://, rediss:// or unix:// (got scheme '" + scheme + "')");
+      }
+      if ("unix".equals(scheme) && mode != RedisConfig.Mode.STANDALONE) {
+        throw n.error("url", "unix:// sockets are for standalone mode only");
+      }
+      if (!"unix".equals(scheme) && (uri.getHost() == null || uri.getHost().isEmpty())) {
+        throw n.error("url", "has no host");
+      }
+    } catch (URISyntaxException e) {
+      throw n.error("url", "is not a valid URL");
+    }
   }
 
   private static EventsConfig events(ConfigNode top) {

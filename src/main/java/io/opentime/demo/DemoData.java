@@ -1,11 +1,13 @@
 package io.opentime.demo;
 
 import io.opentime.config.RedisConfig;
+import io.opentime.profile.RedisEndpoints;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -83,11 +85,12 @@ public final class DemoData {
   private static final List<String> BESTSELLERS = List.of("hat-1", "shoe-2", "bag-1");
 
   /**
-   * Writes the demo profiles and catalog, replacing earlier ones, with a short-lived client. One batch on one connection: each
-   * DEL must run before its HSET, which separately sent commands on a pooled client do not guarantee.
+   * Writes the demo profiles and catalog, replacing earlier ones, with a short-lived client: one command after the
+   * other on one connection, as each DEL must run before its HSET (a batch would not do in Cluster mode, where the
+   * keys live in different slots).
    */
   public static Future<Void> load(Vertx vertx, RedisConfig config, String linksHash) {
-    Redis client = Redis.createClient(vertx, config.url());
+    Redis client = Redis.createClient(vertx, new RedisEndpoints(config).writes("demo-data"));
     List<Request> writes = new ArrayList<>();
     for (Reader r : READERS) {
       String key = config.profileKey(r.uid());
@@ -110,6 +113,12 @@ public final class DemoData {
     for (int i = 0; i < BESTSELLERS.size(); i++) {
       writes.add(Request.cmd(Command.ZADD).arg("catalog:bestsellers").arg(BESTSELLERS.size() - i).arg(BESTSELLERS.get(i)));
     }
-    return client.batch(writes).<Void>mapEmpty().eventually(client::close);
+    return client.connect().compose(connection -> {
+      Future<Response> done = Future.succeededFuture();
+      for (Request write : writes) {
+        done = done.compose(previous -> connection.send(write));
+      }
+      return done.eventually(connection::close);
+    }).<Void>mapEmpty().eventually(client::close);
   }
 }

@@ -12,6 +12,7 @@ import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import io.vertx.redis.client.ResponseType;
 import java.time.Duration;
+import java.util.List;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,8 +22,9 @@ import org.slf4j.LoggerFactory;
  * after an update reads it fresh. The subscription has a connection of its own: pub/sub messages on a connection
  * that also carries commands could be taken for replies (see docs: RESP3 push messages cross replies).
  *
- * <p>When the connection drops, it resubscribes by itself with capped, jittered backoff. Updates published while it
- * was away are missed; those profiles are re-read once older than {@code cache.refresh-after}, so a missed
+ * <p>When the connection drops, it resubscribes by itself with capped, jittered backoff, trying the next of the
+ * given servers each time (Cluster seed nodes: a {@code PUBLISH} reaches every node of a cluster). Updates published
+ * while it was away are missed; those profiles are re-read once older than {@code cache.refresh-after}, so a missed
  * invalidation costs at most that much staleness.
  */
 public final class Invalidations {
@@ -31,7 +33,8 @@ public final class Invalidations {
   private static final long FIRST_RETRY_MS = 50;
 
   private final Vertx vertx;
-  private final Redis client;
+  private final List<Redis> clients;
+  private int next;
   private final String channel;
   private final Consumer<String> invalidate;
   private final EventMetrics metrics;
@@ -42,10 +45,16 @@ public final class Invalidations {
   private boolean reportedDown;
   private long timer = -1;
 
-  public Invalidations(Vertx vertx, RedisOptions options, String channel, Duration reconnectMaxDelay,
+  /**
+   * @param servers where to subscribe, tried in turn (see {@link io.opentime.profile.RedisEndpoints#subscriptions})
+   */
+  public Invalidations(Vertx vertx, List<RedisOptions> servers, String channel, Duration reconnectMaxDelay,
                        Consumer<String> invalidate, EventMetrics metrics) {
+    if (servers.isEmpty()) {
+      throw new IllegalArgumentException("no server to subscribe on");
+    }
     this.vertx = vertx;
-    this.client = Redis.createClient(vertx, options);
+    this.clients = servers.stream().map(o -> Redis.createClient(vertx, o)).toList();
     this.channel = channel;
     this.invalidate = invalidate;
     this.metrics = metrics;
@@ -67,6 +76,8 @@ public final class Invalidations {
     if (closed) {
       return Future.failedFuture("closed");
     }
+    Redis client = clients.get(next);
+    next = (next + 1) % clients.size(); // each attempt goes to the next server: one that dropped is tried last
     return client.connect().compose(c -> {
       if (closed) {
         c.close();
@@ -140,7 +151,8 @@ public final class Invalidations {
     }
     RedisConnection c = connection;
     connection = null;
-    return c == null ? Future.succeededFuture() : c.close();
+    Future<Void> closing = c == null ? Future.succeededFuture() : c.close().otherwiseEmpty();
+    return closing.eventually(() -> Future.join(clients.stream().map(Redis::close).toList()).otherwiseEmpty());
   }
 
   /** Drops the current connection as a network failure would; the subscription comes back by itself. */

@@ -1,5 +1,6 @@
 package io.opentime.events;
 
+import io.opentime.config.RedisConfig;
 import io.opentime.events.ProfileEvent.AttributeChange;
 import io.opentime.events.ProfileEvent.CartAdd;
 import io.opentime.events.ProfileEvent.CartRemove;
@@ -48,7 +49,7 @@ public final class ProfileWriter {
   private final String scriptSha;
 
   /**
-   * @param keyPrefix the profile key prefix: a reader's hash is {@code <keyPrefix><uid>}
+   * @param keyPrefix the profile key prefix: a reader's hash is {@code <keyPrefix>{<uid>}}
    * @param invalidationChannel the channel on which the uid of every changed profile is published
    * @param sender sends one command to Redis and answers its reply (e.g. a connection's {@code send})
    */
@@ -72,7 +73,7 @@ public final class ProfileWriter {
    */
   public Future<ApplyResult> apply(ProfileEvent event) {
     List<String> args = scriptArguments(event);
-    String key = keyPrefix + event.uid();
+    String key = RedisConfig.profileKey(keyPrefix, event.uid());
     return sender.apply(call(Command.EVALSHA, scriptSha, key, args))
         .recover(failure -> isNoScript(failure)
             ? sender.apply(call(Command.EVAL, script, key, args))

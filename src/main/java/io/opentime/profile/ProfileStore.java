@@ -10,7 +10,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
-import io.vertx.redis.client.ProtocolVersion;
 import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
@@ -22,7 +21,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Reads profiles from Redis: one {@code HMGET profile:<uid> <schema fields>} per read, on one of the per-event-loop
+ * Reads profiles from Redis: one {@code HMGET profile:{<uid>} <schema fields>} per read, on one of the per-event-loop
  * {@link RedisLink}s (chosen by uid), bounded by the configured deadline and guarded by one process-wide circuit
  * breaker.
  *
@@ -42,10 +41,12 @@ public final class ProfileStore {
   private final AtomicBoolean breakerOpen = new AtomicBoolean();
   private final ProfileMeters meters;
   private final long handOverDeadlineMs;
+  private final RedisEndpoints endpoints;
 
   public ProfileStore(Vertx vertx, RedisConfig config, ProfileSchema schema, Ticker ticker, ProfileMeters meters) {
     this.meters = meters;
     this.config = config;
+    this.endpoints = new RedisEndpoints(config);
     this.handOverDeadlineMs = config.deadline().toMillis() + 1000;
     this.schema = schema;
     this.ticker = ticker;
@@ -69,17 +70,14 @@ public final class ProfileStore {
     });
   }
 
-  /**
-   * Options for a command connection: RESP2 (no push messages can interleave with replies), short connect. The
-   * metrics name tells the connections apart in Vert.x's Redis meters ({@code namespace} tag).
-   */
+  /** The options of every kind of Redis connection, for the configured deployment. */
+  public RedisEndpoints endpoints() {
+    return endpoints;
+  }
+
+  /** Options for one event loop's read connection; the metrics name tells connections apart in Redis meters. */
   public RedisOptions redisOptions(String metricsName) {
-    RedisOptions options = new RedisOptions()
-        .setConnectionString(config.url())
-        .setMetricsName(metricsName)
-        .setPreferredProtocolVersion(ProtocolVersion.RESP2);
-    options.getNetClientOptions().setConnectTimeout((int) config.connectTimeout().toMillis()).setTcpNoDelay(true);
-    return options;
+    return endpoints.reads(metricsName);
   }
 
   /** Adds an event loop's connection to the ones reads are sharded over. */

@@ -4,6 +4,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisClientType;
 import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
@@ -17,6 +18,13 @@ import org.slf4j.LoggerFactory;
  * costs one connection per loop, not one pooled connection per command (the pooled client would refuse a burst
  * beyond its pool and wait queue). It reconnects by itself with capped, jittered exponential backoff; while
  * disconnected, {@link #send} fails at once instead of waiting.
+ *
+ * <p>Sentinel and Cluster connections span several servers, and losing one of them leaves the rest usable: a
+ * Cluster connection still reaches the masters that are up, a Sentinel one is moved to a new master by the client
+ * itself. So in those modes a dropped server does not drop the connection: it keeps serving while a fresh one is
+ * made in the background (with the same backoff, as the cluster reports its new topology only once the failover is
+ * over), then the fresh one replaces it. A command that fails for a reason other than a Redis error reply (a closed
+ * socket, an unreachable node) also asks for a fresh connection.
  *
  * <p>Threading: all methods must be called on {@link #context()}; {@link ProfileStore} routes calls there.
  */
@@ -32,15 +40,20 @@ public final class RedisLink {
   private final Backoff backoff;
   private RedisConnection connection;
   private boolean connecting;
+  /** The current connection lost a server; a replacement is on its way. */
+  private boolean stale;
   private boolean closed;
   private long retryTimer = -1;
   private boolean reportedDown;
+  /** True for Sentinel and Cluster: a connection spanning several servers is replaced, not dropped. */
+  private final boolean replaceInPlace;
 
   /** Must be created on the event loop that will use it (in a verticle's start). */
   public RedisLink(Vertx vertx, RedisOptions options, Duration reconnectMaxDelay, String name) {
     this.vertx = vertx;
     this.context = vertx.getOrCreateContext();
     this.client = Redis.createClient(vertx, options);
+    this.replaceInPlace = options.getType() != RedisClientType.STANDALONE;
     this.name = name;
     this.backoff = new Backoff(FIRST_RETRY_MS, reconnectMaxDelay.toMillis());
   }
@@ -67,11 +80,19 @@ public final class RedisLink {
     if (c == null) {
       return Future.failedFuture(new RedisUnavailableException(FallbackReason.NOT_CONNECTED, "not connected to Redis"));
     }
-    return c.send(request);
+    Future<Response> reply = c.send(request);
+    if (replaceInPlace) {
+      reply = reply.onFailure(err -> {
+        if (!(err instanceof Response)) { // not an error reply from Redis: the connection itself failed
+          dropped(c, err.getMessage(), true);
+        }
+      });
+    }
+    return reply;
   }
 
   private Future<RedisConnection> connect() {
-    if (closed || connecting || connection != null) {
+    if (closed || connecting || (connection != null && !stale)) {
       return Future.failedFuture("not connecting");
     }
     connecting = true;
@@ -82,8 +103,13 @@ public final class RedisLink {
             c.close();
             return;
           }
+          RedisConnection replaced = connection;
           connection = c;
+          stale = false;
           backoff.reset();
+          if (replaced != null) {
+            replaced.close(); // its commands in flight still complete or fail on their own
+          }
           if (reportedDown) {
             LOG.info("Redis connection {} re-established", name);
             reportedDown = false;
@@ -102,12 +128,16 @@ public final class RedisLink {
   }
 
   private void dropped(RedisConnection c, String why, boolean stillOpen) {
-    if (connection != c) {
+    if (connection != c || stale) {
       return;
     }
-    connection = null;
-    if (stillOpen) {
-      c.close(); // an ended connection is already closed; closing it again trips the client's own checks
+    if (replaceInPlace) {
+      stale = true; // keeps serving what it still reaches until a fresh connection replaces it
+    } else {
+      connection = null;
+      if (stillOpen) {
+        c.close(); // an ended connection is already closed; closing it again trips the client's own checks
+      }
     }
     if (!closed) {
       if (!reportedDown) {

@@ -40,7 +40,7 @@ class ConfigParserTest {
     assertThat(c.http().instances()).isEqualTo(Runtime.getRuntime().availableProcessors());
     assertThat(c.redis().url()).isEqualTo("redis://127.0.0.1:6379");
     assertThat(c.redis().deadline()).isEqualTo(Duration.ofMillis(25));
-    assertThat(c.redis().profileKey("u1")).isEqualTo("profile:u1");
+    assertThat(c.redis().profileKey("u1")).isEqualTo("profile:{u1}");
     assertThat(c.cache().refreshAfter()).isEqualTo(Duration.ofSeconds(5));
     assertThat(c.cache().expireAfter()).isEqualTo(Duration.ofMinutes(10));
     assertThat(c.cache().maxEntries()).isEqualTo(1_000_000);
@@ -83,6 +83,51 @@ class ConfigParserTest {
     assertThat(c.cache().maxEntries()).isEqualTo(5000);
     assertThat(c.setByEnvironment("redis.url")).isTrue();
     assertThat(c.setByEnvironment("http.host")).isFalse();
+  }
+
+  @Test
+  @DisplayName("Redis topologies: mode, seed lists, master name and read-from, each misuse refused by name")
+  void redisTopologies() {
+    RedisConfig standalone = parse(Map.of()).redis();
+    assertThat(standalone.mode()).isEqualTo(RedisConfig.Mode.STANDALONE);
+    assertThat(standalone.readFrom()).isEqualTo(RedisConfig.ReadFrom.MASTER);
+    assertThat(standalone.masterName()).isEqualTo("mymaster");
+
+    RedisConfig cluster = parse(Map.of("OPENTIME_REDIS_MODE", "Cluster",
+        "OPENTIME_REDIS_URL", "redis://10.0.0.1:7000, redis://:s3cret@10.0.0.2:7000",
+        "OPENTIME_REDIS_READ_FROM", "any")).redis();
+    assertThat(cluster.mode()).isEqualTo(RedisConfig.Mode.CLUSTER);
+    assertThat(cluster.urls()).containsExactly("redis://10.0.0.1:7000", "redis://:s3cret@10.0.0.2:7000");
+    assertThat(cluster.readFrom()).isEqualTo(RedisConfig.ReadFrom.ANY);
+    assertThat(cluster.describe()).isEqualTo("cluster redis://10.0.0.1:7000,redis://***@10.0.0.2:7000, reads from any")
+        .doesNotContain("s3cret");
+
+    RedisConfig sentinel = parse(Map.of("OPENTIME_REDIS_MODE", "sentinel",
+        "OPENTIME_REDIS_URL", "redis://s1:26379,redis://s2:26379", "OPENTIME_REDIS_MASTER_NAME", "profiles",
+        "OPENTIME_REDIS_READ_FROM", "replicas")).redis();
+    assertThat(sentinel.urls()).hasSize(2);
+    assertThat(sentinel.masterName()).isEqualTo("profiles");
+    assertThat(sentinel.describe()).isEqualTo("sentinel redis://s1:26379,redis://s2:26379 (master profiles), "
+        + "reads from replicas");
+
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_REDIS_MODE", "replicated")))
+        .hasMessageContaining("OPENTIME_REDIS_MODE").hasMessageContaining("standalone, sentinel or cluster");
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_REDIS_URL", "redis://a:1,redis://b:2")))
+        .hasMessageContaining("lists 2 servers, but mode is standalone");
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_REDIS_READ_FROM", "replicas")))
+        .hasMessageContaining("OPENTIME_REDIS_READ_FROM").hasMessageContaining("use mode sentinel or cluster");
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_REDIS_MODE", "sentinel", "OPENTIME_REDIS_READ_FROM", "any")))
+        .hasMessageContaining("'any' is for cluster mode");
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_REDIS_READ_FROM", "nearest")))
+        .hasMessageContaining("master, replicas or any");
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_REDIS_MODE", "cluster",
+        "OPENTIME_REDIS_URL", "redis://a:1,http://b:2"))).hasMessageContaining("must start with redis://");
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_REDIS_MODE", "cluster", "OPENTIME_REDIS_URL", "unix:///r.sock")))
+        .hasMessageContaining("standalone mode only");
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("redis.master-name", " "), Map.of()))
+        .hasMessageContaining("master-name").hasMessageContaining("is empty");
+    assertThatThrownBy(() -> ConfigParser.parse(yaml("redis.key-prefix", "p:{x}:"), Map.of()))
+        .hasMessageContaining("must not contain '{'");
   }
 
   @Test

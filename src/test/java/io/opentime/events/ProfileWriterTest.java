@@ -3,6 +3,7 @@ package io.opentime.events;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.entry;
 
+import io.opentime.config.RedisConfig;
 import io.opentime.events.ProfileEvent.AttributeChange;
 import io.opentime.events.ProfileEvent.CartAdd;
 import io.opentime.events.ProfileEvent.CartRemove;
@@ -128,7 +129,7 @@ class ProfileWriterTest {
   }
 
   Map<String, String> hash(String uid) {
-    return hgetall(prefix + uid);
+    return hgetall(RedisConfig.profileKey(prefix, uid));
   }
 
   static Map<String, String> hgetall(String key) {
@@ -407,7 +408,7 @@ class ProfileWriterTest {
   @Test
   @DisplayName("erasure: deletes the profile and leaves a tombstone; older events are refused, newer ones apply")
   void tombstone() {
-    await(redis.send(Request.cmd(Command.HSET).arg(prefix + UID).arg("first_name").arg("Legacy")));
+    await(redis.send(Request.cmd(Command.HSET).arg(RedisConfig.profileKey(prefix, UID)).arg("first_name").arg("Legacy")));
     ProfileEvent view = event("t1", minute(1), new PageView("shoes", null));
     apply(view);
     apply(event("t2", minute(2), new CartAdd("a")));
@@ -501,7 +502,7 @@ class ProfileWriterTest {
     await(Future.all(events.stream().map(w::apply).collect(Collectors.toList())));
     Map<String, Map<String, String>> hashes = new TreeMap<>();
     for (String uid : uids) {
-      hashes.put(uid, hgetall(keyPrefix + uid));
+      hashes.put(uid, hgetall(RedisConfig.profileKey(keyPrefix, uid)));
     }
     return hashes;
   }
@@ -655,7 +656,7 @@ class ProfileWriterTest {
       sent.add(request.command());
       return redis.send(request);
     });
-    await(redis.send(Request.cmd(Command.SET).arg(prefix + UID).arg("not a hash")));
+    await(redis.send(Request.cmd(Command.SET).arg(RedisConfig.profileKey(prefix, UID)).arg("not a hash")));
     Throwable failure = await(counting.apply(event("w1", minute(1), new CartAdd("a")))
         .transform(ar -> Future.succeededFuture(ar.cause())));
     assertThat(failure).isNotNull();

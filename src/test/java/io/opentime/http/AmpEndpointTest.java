@@ -74,7 +74,7 @@ class AmpEndpointTest {
   @Test
   @DisplayName("a profile key that is not a hash gives that reader defaults and does not count against Redis")
   void wrongType() {
-    gw.send(io.vertx.redis.client.Request.cmd(io.vertx.redis.client.Command.SET).arg("profile:amp-wrongtype").arg("x"));
+    gw.send(io.vertx.redis.client.Request.cmd(io.vertx.redis.client.Command.SET).arg(gw.config.redis().profileKey("amp-wrongtype")).arg("x"));
     double errors = gw.counter(GatewayMetrics.FALLBACKS, "reason", "error");
     for (int i = 0; i < gw.config.redis().breakerFailures() + 5; i++) {
       gw.gateway.services().cache().invalidate("amp-wrongtype");

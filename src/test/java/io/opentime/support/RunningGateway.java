@@ -5,6 +5,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.opentime.Gateway;
 import io.opentime.Main;
 import io.opentime.config.GatewayConfig;
+import io.opentime.profile.RedisEndpoints;
 import io.opentime.token.TokenClaims;
 import io.opentime.token.TokenCodec;
 import io.vertx.core.Vertx;
@@ -36,7 +37,8 @@ public final class RunningGateway implements AutoCloseable {
     this.config = config;
     this.gateway = Main.block(Gateway.start(vertx, config, registry, Clock.systemUTC(), ticker));
     this.codec = new TokenCodec(config.tokenKeys(), Clock.systemUTC());
-    this.redis = Redis.createClient(vertx, config.redis().url());
+    // writes go to the master of each key, whatever the deployment (standalone, Sentinel or Cluster)
+    this.redis = Redis.createClient(vertx, new RedisEndpoints(config.redis()).writes("test-arrange"));
   }
 
   /** A gateway on the shipped configuration and the run's shared Redis. */
