@@ -36,21 +36,63 @@ public final class EmbeddedRedis implements AutoCloseable {
 
   private final Path binary;
   private final int port;
+  /** Everything after the binary on the command line: the same on every (re)start. */
+  private final List<String> args;
   private final Path logFile;
   private Process process;
 
-  private EmbeddedRedis(Path binary, int port) throws IOException {
+  private EmbeddedRedis(Path binary, int port, List<String> args) throws IOException {
     this.binary = binary;
     this.port = port;
+    this.args = List.copyOf(args);
     this.logFile = Files.createTempFile("opentime-redis-" + port + "-", ".log");
     this.logFile.toFile().deleteOnExit();
   }
 
   /** Starts Redis on the given port (0 picks a free one) and waits until it accepts connections. */
   public static EmbeddedRedis start(int port) throws IOException {
-    EmbeddedRedis redis = new EmbeddedRedis(resolveBinary(), port == 0 ? freePort() : port);
+    return start(port, List.of());
+  }
+
+  /**
+   * Starts Redis as {@link #start(int)} does, with {@code extraArgs} (e.g. {@code "--cluster-enabled", "yes"})
+   * appended after the fixed arguments: where both set a single-valued option, the extra one wins. {@link #restart()}
+   * passes them again.
+   */
+  public static EmbeddedRedis start(int port, List<String> extraArgs) throws IOException {
+    int p = port == 0 ? freePort() : port;
+    List<String> args = new ArrayList<>(List.of(
+        "--port", Integer.toString(p),
+        "--bind", "127.0.0.1",
+        "--save", "",
+        "--appendonly", "no",
+        "--daemonize", "no",
+        "--protected-mode", "yes",
+        "--maxmemory-policy", "noeviction",
+        "--loglevel", "warning"));
+    args.addAll(extraArgs);
+    EmbeddedRedis redis = new EmbeddedRedis(resolveBinary(), p, args);
     redis.startProcess();
     return redis;
+  }
+
+  /**
+   * Starts the same binary as a Redis Sentinel on the given port (0 picks a free one), as
+   * {@code <binary> <configFile> --sentinel --port <port> --bind 127.0.0.1 --daemonize no}, and waits until it accepts
+   * connections. The config file holds the {@code sentinel monitor} lines and any other settings. Sentinel rewrites
+   * it (its id, the replicas and sentinels it finds, each failover) through a temporary file beside it: the file and
+   * its directory must be writable, and the file used by this sentinel only. {@link #restart()} starts it again from
+   * the rewritten file.
+   */
+  public static EmbeddedRedis startSentinel(int port, Path configFile) throws IOException {
+    int p = port == 0 ? freePort() : port;
+    EmbeddedRedis sentinel = new EmbeddedRedis(resolveBinary(), p, List.of(
+        configFile.toAbsolutePath().toString(), "--sentinel",
+        "--port", Integer.toString(p),
+        "--bind", "127.0.0.1",
+        "--daemonize", "no"));
+    sentinel.startProcess();
+    return sentinel;
   }
 
   public int port() {
@@ -112,15 +154,9 @@ public final class EmbeddedRedis implements AutoCloseable {
   }
 
   private void startProcess() throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(binary.toString(),
-        "--port", Integer.toString(port),
-        "--bind", "127.0.0.1",
-        "--save", "",
-        "--appendonly", "no",
-        "--daemonize", "no",
-        "--protected-mode", "yes",
-        "--maxmemory-policy", "noeviction",
-        "--loglevel", "warning"));
+    List<String> cmd = new ArrayList<>();
+    cmd.add(binary.toString());
+    cmd.addAll(args);
     process = new ProcessBuilder(cmd)
         .redirectErrorStream(true)
         .redirectOutput(logFile.toFile())
