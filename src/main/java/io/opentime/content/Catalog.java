@@ -51,11 +51,12 @@ public final class Catalog {
   }
 
   private static CompletableFuture<Product> fetchProduct(ProfileStore store, String id) {
-    Request hmget = Request.cmd(Command.HMGET).arg(RecommendationsConfig.PRODUCT_KEY_PREFIX + id);
+    String key = RecommendationsConfig.PRODUCT_KEY_PREFIX + id;
+    Request hmget = Request.cmd(Command.HMGET).arg(key);
     for (String f : PRODUCT_FIELDS) {
       hmget.arg(f);
     }
-    return store.read(id, hmget).map(r -> toProduct(id, r)).toCompletionStage().toCompletableFuture();
+    return store.read(key, hmget).map(r -> toProduct(id, r)).toCompletionStage().toCompletableFuture();
   }
 
   /** The ranked product ids under a sorted-set key (empty if the key does not exist). */

@@ -37,7 +37,7 @@ public final class Links {
         .expireAfterWrite(TTL)
         .executor(Runnable::run)
         .ticker(ticker)
-        .buildAsync((id, executor) -> store.read(id, Request.cmd(Command.HGET).arg(config.redisHash()).arg(id))
+        .buildAsync((id, executor) -> store.read(config.redisHash(), Request.cmd(Command.HGET).arg(config.redisHash()).arg(id))
             .map(this::target).toCompletionStage().toCompletableFuture());
   }
 

@@ -13,17 +13,19 @@ import io.vertx.redis.client.Command;
 import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
+import io.vertx.redis.client.impl.ZModem;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Reads profiles from Redis: one {@code HMGET profile:{<uid>} <schema fields>} per read, on one of the per-event-loop
- * {@link RedisLink}s (chosen by uid), bounded by the configured deadline and guarded by one process-wide circuit
- * breaker.
+ * {@link RedisLink}s (chosen by uid), bounded by the configured deadline and guarded by a circuit breaker: one per
+ * process, or in Cluster mode one per group of hash slots, so a sick master does not stop reads from the others.
  *
  * <p>Failure semantics: the returned future fails with a {@link RedisUnavailableException} whose reason says why
  * (timeout, error, breaker open, not connected). While the breaker is open nothing is sent to Redis, so a hung Redis
@@ -36,12 +38,21 @@ public final class ProfileStore {
   private final RedisConfig config;
   private final ProfileSchema schema;
   private final Ticker ticker;
-  private final CircuitBreaker breaker;
+  /** One breaker per group of hash slots in Cluster mode (a sick master trips only its own); else one. */
+  private final CircuitBreaker[] breakers;
   private final List<RedisLink> links = new CopyOnWriteArrayList<>();
-  private final AtomicBoolean breakerOpen = new AtomicBoolean();
+  private final AtomicIntegerArray breakerOpen;
+  private final AtomicInteger breakersOpen = new AtomicInteger();
   private final ProfileMeters meters;
   private final long handOverDeadlineMs;
   private final RedisEndpoints endpoints;
+
+  /**
+   * Breakers in Cluster mode: the 16384 slots in groups of 256. A master owns whole ranges of slots, so a master that
+   * hangs or dies opens the breakers of its groups (plus at most one shared group at each end of its ranges) and
+   * readers whose slots live on healthy masters keep being read.
+   */
+  static final int CLUSTER_BREAKERS = 64;
 
   public ProfileStore(Vertx vertx, RedisConfig config, ProfileSchema schema, Ticker ticker, ProfileMeters meters) {
     this.meters = meters;
@@ -50,24 +61,40 @@ public final class ProfileStore {
     this.handOverDeadlineMs = config.deadline().toMillis() + 1000;
     this.schema = schema;
     this.ticker = ticker;
-    this.breaker = CircuitBreaker.create("redis-profiles", vertx, new CircuitBreakerOptions()
+    int n = config.mode() == RedisConfig.Mode.CLUSTER ? CLUSTER_BREAKERS : 1;
+    this.breakers = new CircuitBreaker[n];
+    this.breakerOpen = new AtomicIntegerArray(n);
+    for (int i = 0; i < n; i++) {
+      breakers[i] = breaker(vertx, i);
+    }
+  }
+
+  private CircuitBreaker breaker(Vertx vertx, int index) {
+    CircuitBreaker b = CircuitBreaker.create("redis-profiles-" + index, vertx, new CircuitBreakerOptions()
         .setMaxFailures(config.breakerFailures())
         .setTimeout(config.deadline().toMillis())
         .setResetTimeout(config.breakerResetAfter().toMillis())
         .setFallbackOnFailure(false)
         .setNotificationAddress(null));
-    // Logged once per outage, not on every failed probe.
-    breaker.openHandler(v -> {
-      if (breakerOpen.compareAndSet(false, true)) {
-        LOG.warn("Redis circuit breaker open: answering from the cache and defaults without asking Redis; "
-            + "probing every {} ms", config.breakerResetAfter().toMillis());
+    // Logged once per outage, not on every failed probe nor for every slot group.
+    b.openHandler(v -> {
+      if (breakerOpen.compareAndSet(index, 0, 1) && breakersOpen.getAndIncrement() == 0) {
+        LOG.warn("Redis circuit breaker open{}: answering from the cache and defaults without asking Redis; "
+            + "probing every {} ms", breakers.length > 1 ? " for some hash slots" : "",
+            config.breakerResetAfter().toMillis());
       }
     });
-    breaker.closeHandler(v -> {
-      if (breakerOpen.compareAndSet(true, false)) {
+    b.closeHandler(v -> {
+      if (breakerOpen.compareAndSet(index, 1, 0) && breakersOpen.decrementAndGet() == 0) {
         LOG.info("Redis circuit breaker closed: profile reads resumed");
       }
     });
+    return b;
+  }
+
+  /** The breaker guarding reads of this Redis key. */
+  private CircuitBreaker breakerFor(String key) {
+    return breakers.length == 1 ? breakers[0] : breakers[ZModem.generate(key) * CLUSTER_BREAKERS / 16384];
   }
 
   /** The options of every kind of Redis connection, for the configured deployment. */
@@ -89,8 +116,19 @@ public final class ProfileStore {
     links.remove(link);
   }
 
+  /** The worst state of the breakers: OPEN if any is open, else HALF_OPEN if any probes, else CLOSED. */
   public CircuitBreakerState breakerState() {
-    return breaker.state();
+    CircuitBreakerState worst = CircuitBreakerState.CLOSED;
+    for (CircuitBreaker b : breakers) {
+      CircuitBreakerState st = b.state();
+      if (st == CircuitBreakerState.OPEN) {
+        return st;
+      }
+      if (st == CircuitBreakerState.HALF_OPEN) {
+        worst = st;
+      }
+    }
+    return worst;
   }
 
   /** True when at least one event loop holds a live connection. */
@@ -121,12 +159,25 @@ public final class ProfileStore {
   }
 
   /**
-   * Any other read (the catalog), with the same deadline, breaker and sharding as profile reads: one command on the
-   * connection that owns {@code shardKey}. Fails with a {@link RedisUnavailableException}.
+   * Any other read (catalog, links), with the same deadline, breakers and sharding as profile reads: one command
+   * reading the Redis key {@code key}. Fails with a {@link RedisUnavailableException}.
    */
-  public Future<Response> read(String shardKey, Request request) {
-    return onOwningLoop(shardKey, link -> breaker.<Response>execute(() -> link.send(request))
-        .recover(err -> Future.failedFuture(classify(err))));
+  public Future<Response> read(String key, Request request) {
+    return onOwningLoop(key, link -> breakerFor(key).<Response>execute(() -> link.send(request))
+        .recover(err -> Future.failedFuture(failedOn(link, err))));
+  }
+
+  /** Classifies a failed read on a link, and tells the link when it missed its deadline (a stalled client). */
+  private static RedisUnavailableException failedOn(RedisLink link, Throwable err) {
+    RedisUnavailableException failure = classify(err);
+    if (failure.reason() == FallbackReason.TIMEOUT) {
+      if (Vertx.currentContext() == link.context()) {
+        link.missedDeadline();
+      } else {
+        link.context().runOnContext(v -> link.missedDeadline());
+      }
+    }
+    return failure;
   }
 
   private <T> Future<T> onOwningLoop(String shardKey, java.util.function.Function<RedisLink, Future<T>> action) {
@@ -144,10 +195,11 @@ public final class ProfileStore {
 
   private Future<Profile> fetchOn(RedisLink link, String uid) {
     long started = System.nanoTime();
-    return breaker.<Profile>execute(() -> link.send(hmget(uid)).map(this::toProfile).recover(this::wrongTypeAsEmpty))
+    String key = config.profileKey(uid);
+    return breakerFor(key).<Profile>execute(() -> link.send(hmget(key)).map(this::toProfile).recover(this::wrongTypeAsEmpty))
         .onSuccess(p -> meters.redisRead(System.nanoTime() - started, null))
         .recover(err -> {
-          RedisUnavailableException failure = classify(err);
+          RedisUnavailableException failure = failedOn(link, err);
           meters.redisRead(System.nanoTime() - started, failure.reason());
           return Future.failedFuture(failure);
         });
@@ -166,8 +218,8 @@ public final class ProfileStore {
     return Future.failedFuture(err);
   }
 
-  private Request hmget(String uid) {
-    Request r = Request.cmd(Command.HMGET).arg(config.profileKey(uid));
+  private Request hmget(String key) {
+    Request r = Request.cmd(Command.HMGET).arg(key);
     for (String f : schema.fields()) {
       r.arg(f);
     }
@@ -202,6 +254,8 @@ public final class ProfileStore {
   }
 
   public void close() {
-    breaker.close();
+    for (CircuitBreaker b : breakers) {
+      b.close();
+    }
   }
 }

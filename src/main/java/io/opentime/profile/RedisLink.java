@@ -1,5 +1,6 @@
 package io.opentime.profile;
 
+import io.opentime.config.RedisConfig;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -10,6 +11,10 @@ import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,16 +31,30 @@ import org.slf4j.LoggerFactory;
  * over), then the fresh one replaces it. A command that fails for a reason other than a Redis error reply (a closed
  * socket, an unreachable node) also asks for a fresh connection.
  *
+ * <p>A Cluster client refreshes its slot map by asking the seed nodes in order, with no deadline: a seed that hangs
+ * (paused, or cut off without a reset) stalls that refresh, and with it every command of the client, for as long
+ * as it hangs. So when {@link #STALL_LIMIT} commands in a row miss their deadline ({@link #missedDeadline()}) with
+ * no reply in between, the link builds a new client whose seed list starts one node further, connects it, and
+ * swaps it in; the old client is closed.
+ *
  * <p>Threading: all methods must be called on {@link #context()}; {@link ProfileStore} routes calls there.
  */
 public final class RedisLink {
 
   private static final Logger LOG = LoggerFactory.getLogger(RedisLink.class);
   private static final long FIRST_RETRY_MS = 50;
+  /** Commands in a row that miss their deadline before a Cluster link rebuilds its client. */
+  static final int STALL_LIMIT = 20;
+  private static final long REBUILD_DEADLINE_MS = 3000;
 
   private final Vertx vertx;
   private final Context context;
-  private final Redis client;
+  private Redis client;
+  private final RedisOptions options;
+  /** How far the seed list is rotated for the current client (Cluster). */
+  private int rotation;
+  private int missedInARow;
+  private boolean rebuilding;
   private final String name;
   private final Backoff backoff;
   private RedisConnection connection;
@@ -52,6 +71,7 @@ public final class RedisLink {
   public RedisLink(Vertx vertx, RedisOptions options, Duration reconnectMaxDelay, String name) {
     this.vertx = vertx;
     this.context = vertx.getOrCreateContext();
+    this.options = options;
     this.client = Redis.createClient(vertx, options);
     this.replaceInPlace = options.getType() != RedisClientType.STANDALONE;
     this.name = name;
@@ -80,7 +100,7 @@ public final class RedisLink {
     if (c == null) {
       return Future.failedFuture(new RedisUnavailableException(FallbackReason.NOT_CONNECTED, "not connected to Redis"));
     }
-    Future<Response> reply = c.send(request);
+    Future<Response> reply = c.send(request).onSuccess(r -> missedInARow = 0);
     if (replaceInPlace) {
       reply = reply.onFailure(err -> {
         if (!(err instanceof Response)) { // not an error reply from Redis: the connection itself failed
@@ -96,10 +116,11 @@ public final class RedisLink {
       return Future.failedFuture("not connecting");
     }
     connecting = true;
-    return client.connect()
+    Redis used = client;
+    return used.connect()
         .onSuccess(c -> {
           connecting = false;
-          if (closed) {
+          if (closed || used != client) { // closed, or a rebuilt client took over meanwhile
             c.close();
             return;
           }
@@ -146,6 +167,53 @@ public final class RedisLink {
       }
       scheduleReconnect();
     }
+  }
+
+  /**
+   * Tells the link that one of its commands missed the caller's deadline (call on {@link #context()}). Enough of
+   * them in a row, on a Cluster link, rebuild its client from the next seed (see the class comment).
+   */
+  public void missedDeadline() {
+    if (++missedInARow < STALL_LIMIT || options.getType() != RedisClientType.CLUSTER || rebuilding || closed
+        || options.getEndpoints().size() < 2) {
+      return;
+    }
+    rebuilding = true;
+    missedInARow = 0;
+    rotation = (rotation + 1) % options.getEndpoints().size();
+    List<String> seeds = new ArrayList<>(options.getEndpoints());
+    Collections.rotate(seeds, -rotation);
+    Redis fresh = Redis.createClient(vertx, new RedisOptions(options).setEndpoints(seeds));
+    LOG.warn("Redis connection {}: {} commands in a row missed their deadline; rebuilding the cluster client from "
+        + "seed {}", name, STALL_LIMIT, RedisConfig.redacted(seeds.get(0)));
+    // A cluster connect also waits for every node's handshake, with no deadline of its own: bound it here, so a
+    // rebuild attempted while a hung node is still in the slot map is dropped and tried again later.
+    fresh.connect().timeout(REBUILD_DEADLINE_MS, TimeUnit.MILLISECONDS).onComplete(ar -> {
+      rebuilding = false;
+      if (ar.failed() || closed) {
+        if (ar.succeeded()) {
+          ar.result().close();
+        }
+        fresh.close();
+        if (ar.failed()) {
+          LOG.warn("Redis connection {}: the rebuilt client could not connect ({}); will try the next seed",
+              name, ar.cause().getMessage());
+        }
+        return;
+      }
+      Redis old = client;
+      RedisConnection replaced = connection;
+      client = fresh;
+      connection = ar.result();
+      stale = false;
+      RedisConnection c = ar.result();
+      c.exceptionHandler(err -> dropped(c, err.getMessage(), true));
+      c.endHandler(v -> dropped(c, "connection closed", false));
+      if (replaced != null) {
+        replaced.close();
+      }
+      old.close();
+    });
   }
 
   private void scheduleReconnect() {

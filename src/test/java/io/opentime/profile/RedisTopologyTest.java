@@ -72,8 +72,14 @@ class RedisTopologyTest {
   }
 
   private RunningGateway clusterGateway(String readFrom) {
+    return clusterGateway(Map.of("OPENTIME_REDIS_READ_FROM", readFrom));
+  }
+
+  private RunningGateway clusterGateway(Map<String, String> env) {
+    Map<String, String> all = new java.util.HashMap<>(env);
+    all.put("OPENTIME_REDIS_MODE", "cluster");
     RunningGateway gw = new RunningGateway(vertx, EventsSetup.config(cluster.seedList(), TestKafka.bootstrapServers(),
-        Map.of("OPENTIME_REDIS_MODE", "cluster", "OPENTIME_REDIS_READ_FROM", readFrom)));
+        all));
     gateways.add(gw);
     return gw;
   }
@@ -198,6 +204,104 @@ class RedisTopologyTest {
     Await.until("the update lands on the new owner", Duration.ofSeconds(30),
         () -> name(gw.greeting(uid)).equals("Updated"));
     assertThat(gw.counter(GatewayMetrics.FALLBACKS, "reason", "error")).isZero();
+  }
+
+  @Test
+  @DisplayName("cluster: a hung master trips the breakers of its own slots, while reads elsewhere go on")
+  void clusterHungMasterTripsItsOwnBreakers() throws Exception {
+    cluster = LocalRedisCluster.start(3, 0);
+    for (EmbeddedRedis node : cluster.nodes()) { // the healthy masters keep serving their slots while one is out
+      Resp.command(node.port(), "CONFIG", "SET", "cluster-require-full-coverage", "no");
+    }
+    RunningGateway gw = clusterGateway(Map.of("OPENTIME_REDIS_DEADLINE", "100ms"));
+    EmbeddedRedis victim = cluster.nodes().get(1); // not the first seed (see the test below)
+    // Readers of the hung master whose slots share one breaker group, and readers of the other masters.
+    List<String> onVictim = new ArrayList<>();
+    List<String> elsewhere = new ArrayList<>();
+    int group = -1;
+    for (int i = 0; onVictim.size() < 30 || elsewhere.size() < 30; i++) {
+      String uid = "hung-" + i;
+      String key = gw.config.redis().profileKey(uid);
+      int g = LocalRedisCluster.slot(key) * ProfileStore.CLUSTER_BREAKERS / LocalRedisCluster.SLOTS;
+      if (cluster.masterFor(key) == victim) {
+        if (group == -1) {
+          group = g;
+        }
+        if (g == group && onVictim.size() < 30) {
+          onVictim.add(uid);
+          gw.putProfile(uid, Map.of("first_name", "N-" + uid));
+        }
+      } else if (elsewhere.size() < 30) {
+        elsewhere.add(uid);
+        gw.putProfile(uid, Map.of("first_name", "N-" + uid));
+      }
+    }
+    victim.pause();
+    try {
+      // Each read of the hung master misses its deadline, and reads of healthy masters succeed in between. A
+      // success resets a breaker's failure count, so one breaker for the whole cluster would never open: every read
+      // of the hung master would wait out the deadline, piling commands onto it. Per slot group, its breaker opens.
+      for (int i = 0; i < 30; i++) {
+        assertThat(name(gw.greeting(onVictim.get(i)))).isEqualTo(DEFAULT_NAME);
+        HttpResponse<String> healthy = gw.greeting(elsewhere.get(i));
+        assertThat(source(healthy)).as("reader %s on a healthy master", elsewhere.get(i)).isEqualTo("redis");
+        assertThat(name(healthy)).isEqualTo("N-" + elsewhere.get(i));
+      }
+      assertThat(gw.counter(GatewayMetrics.FALLBACKS, "reason", "timeout")).isBetween(20.0, 29.0);
+      assertThat(gw.counter(GatewayMetrics.FALLBACKS, "reason", "breaker_open")).isGreaterThanOrEqualTo(1.0);
+      assertThat(gw.gateway.services().store().breakerState()).isNotEqualTo(
+          io.vertx.circuitbreaker.CircuitBreakerState.CLOSED);
+    } finally {
+      victim.resume();
+    }
+    Await.until("the hung master's readers are read again", Duration.ofSeconds(20), () -> {
+      gw.ticker.advance(Duration.ofMinutes(11));
+      return name(gw.greeting(onVictim.get(0))).equals("N-" + onVictim.get(0));
+    });
+  }
+
+  @Test
+  @DisplayName("cluster: a hung master (the first seed) is failed over; the gateway recovers while it still hangs")
+  void clusterHungFirstSeedRecoversWhileItHangs() throws Exception {
+    cluster = LocalRedisCluster.start(3, 1);
+    RunningGateway gw = clusterGateway(Map.of("OPENTIME_REDIS_DEADLINE", "100ms"));
+    // The victim is the first seed: the cluster client asks it first for the slot map, with no deadline, so its
+    // hang stalls the client's commands until the link rebuilds its client from the next seed.
+    EmbeddedRedis victim = cluster.nodes().get(0);
+    List<String> onVictim = new ArrayList<>();
+    List<String> elsewhere = new ArrayList<>();
+    for (int i = 0; onVictim.size() < 20 || elsewhere.size() < 20; i++) {
+      String uid = "hung-" + i;
+      List<String> list = cluster.masterFor(gw.config.redis().profileKey(uid)) == victim ? onVictim : elsewhere;
+      if (list.size() < 20) {
+        list.add(uid);
+        gw.putProfile(uid, Map.of("first_name", "N-" + uid));
+      }
+    }
+    awaitReplicated(cluster.nodes().subList(0, 3));
+    List<String> all = new ArrayList<>(onVictim);
+    all.addAll(elsewhere);
+    AtomicBoolean stop = new AtomicBoolean();
+    ConcurrentLinkedQueue<Answer> seen = new ConcurrentLinkedQueue<>();
+    Map<String, Set<String>> allowed = new java.util.HashMap<>();
+    all.forEach(uid -> allowed.put(uid, Set.of("N-" + uid)));
+    victim.pause();
+    long hungAt = System.nanoTime();
+    Thread loader = load(gw, all, stop, seen);
+    try {
+      cluster.awaitFailover(victim, FAILOVER);
+      System.out.printf("hung master failed over %d ms into the hang%n", (System.nanoTime() - hungAt) / 1_000_000);
+      stop.set(true);
+      loader.join(10_000);
+      assertEveryReaderReadAgain(gw, all, allowed); // while the old master still hangs
+      System.out.printf("every reader read from Redis again %d ms into the hang%n",
+          (System.nanoTime() - hungAt) / 1_000_000);
+    } finally {
+      stop.set(true);
+      loader.join(10_000);
+      victim.resume();
+    }
+    assertEveryAnswerSafe(seen, allowed);
   }
 
   /** What the load saw: every answer, with the reader it was for. */
