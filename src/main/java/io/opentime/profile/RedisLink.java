@@ -3,6 +3,7 @@ package io.opentime.profile;
 import io.opentime.config.RedisConfig;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisClientType;
@@ -46,6 +47,8 @@ public final class RedisLink {
   /** Commands in a row that miss their deadline before a Cluster link rebuilds its client. */
   static final int STALL_LIMIT = 20;
   private static final long REBUILD_DEADLINE_MS = 3000;
+  /** Most commands written together (the client queues at most 2048 awaiting replies per connection). */
+  private static final int MAX_BATCH = 256;
 
   private final Vertx vertx;
   private final Context context;
@@ -66,14 +69,31 @@ public final class RedisLink {
   private boolean reportedDown;
   /** True for Sentinel and Cluster: a connection spanning several servers is replaced, not dropped. */
   private final boolean replaceInPlace;
+  private final boolean batching;
+  /** Commands waiting for this turn's flush, and their callers' promises (batching only). */
+  private final List<Request> queued = new ArrayList<>();
+  private final List<Promise<Response>> waiting = new ArrayList<>();
+  private boolean flushScheduled;
 
-  /** Must be created on the event loop that will use it (in a verticle's start). */
+  /** Must be created on the event loop that will use it (in a verticle's start). Sends each command at once. */
   public RedisLink(Vertx vertx, RedisOptions options, Duration reconnectMaxDelay, String name) {
+    this(vertx, options, reconnectMaxDelay, name, false);
+  }
+
+  /**
+   * As above; with {@code batchReads}, the commands sent during one turn of the event loop are written to Redis
+   * together (one write, one system call) on a single-server connection (standalone or Sentinel). For idempotent
+   * commands only (reads): when Redis answers any of a batch with an error, each command of it is sent again on
+   * its own so that each gets its own reply.
+   */
+  public RedisLink(Vertx vertx, RedisOptions options, Duration reconnectMaxDelay, String name, boolean batchReads) {
     this.vertx = vertx;
     this.context = vertx.getOrCreateContext();
     this.options = options;
     this.client = Redis.createClient(vertx, options);
     this.replaceInPlace = options.getType() != RedisClientType.STANDALONE;
+    // A cluster connection batches only commands of one slot: reads of many readers are sent one by one there.
+    this.batching = batchReads && options.getType() != RedisClientType.CLUSTER;
     this.name = name;
     this.backoff = new Backoff(FIRST_RETRY_MS, reconnectMaxDelay.toMillis());
   }
@@ -100,6 +120,20 @@ public final class RedisLink {
     if (c == null) {
       return Future.failedFuture(new RedisUnavailableException(FallbackReason.NOT_CONNECTED, "not connected to Redis"));
     }
+    if (!batching) {
+      return sendNow(c, request);
+    }
+    Promise<Response> promise = Promise.promise();
+    queued.add(request);
+    waiting.add(promise);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      context.runOnContext(v -> flush()); // after the tasks already queued on this loop: they join the batch
+    }
+    return promise.future();
+  }
+
+  private Future<Response> sendNow(RedisConnection c, Request request) {
     Future<Response> reply = c.send(request).onSuccess(r -> missedInARow = 0);
     if (replaceInPlace) {
       reply = reply.onFailure(err -> {
@@ -109,6 +143,50 @@ public final class RedisLink {
       });
     }
     return reply;
+  }
+
+  private void flush() {
+    flushScheduled = false;
+    List<Request> requests = new ArrayList<>(queued);
+    List<Promise<Response>> promises = new ArrayList<>(waiting);
+    queued.clear();
+    waiting.clear();
+    RedisConnection c = connection;
+    if (c == null) {
+      RedisUnavailableException down = new RedisUnavailableException(FallbackReason.NOT_CONNECTED, "not connected to Redis");
+      promises.forEach(p -> p.tryFail(down));
+      return;
+    }
+    for (int from = 0; from < requests.size(); from += MAX_BATCH) {
+      int to = Math.min(requests.size(), from + MAX_BATCH);
+      sendBatch(c, requests.subList(from, to), promises.subList(from, to));
+    }
+  }
+
+  private void sendBatch(RedisConnection c, List<Request> requests, List<Promise<Response>> promises) {
+    if (requests.size() == 1) {
+      sendNow(c, requests.get(0)).onComplete(promises.get(0));
+      return;
+    }
+    c.batch(requests).onComplete(ar -> {
+      if (ar.succeeded()) {
+        missedInARow = 0;
+        List<Response> replies = ar.result();
+        for (int i = 0; i < promises.size(); i++) {
+          promises.get(i).tryComplete(replies.get(i));
+        }
+      } else if (ar.cause() instanceof Response) {
+        // Redis refused at least one of them: give each its own reply (or error)
+        for (int i = 0; i < requests.size(); i++) {
+          sendNow(c, requests.get(i)).onComplete(promises.get(i));
+        }
+      } else {
+        if (replaceInPlace) {
+          dropped(c, ar.cause().getMessage(), true);
+        }
+        promises.forEach(p -> p.tryFail(ar.cause()));
+      }
+    });
   }
 
   private Future<RedisConnection> connect() {
