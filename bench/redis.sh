@@ -3,6 +3,9 @@
 # 11 schema fields, and the profile update, EVALSHA of events/apply.lua), on one redis-server on loopback: reads only,
 # updates only, then a read/update mix. Usage (from the repo root): bash bench/redis.sh     See bench/README.md.
 set -euo pipefail
+# die, stop_pid, free_port, redis_server_bin, start_redis, locks ...: bench/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Settings
@@ -20,13 +23,7 @@ JAVA_OPTS=${JAVA_OPTS:-}        # extra JVM options of the client
 START_DIR=$(pwd)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-if [[ -n ${OPENTIME_JAR:-} ]]; then
-  JAR=$(cd "$START_DIR" && realpath -m -- "$OPENTIME_JAR")
-else
-  JAR=$ROOT/target/opentime-gateway.jar
-fi
-
-die() { echo "ERROR: $*" >&2; exit 1; }
+resolve_jar "$START_DIR" "$ROOT"
 
 DURATION=${DURATION%s}
 WARMUP=${WARMUP%s}
@@ -36,36 +33,21 @@ done
 [[ $READ_SHARE =~ ^[0-9]+$ ]] && (( READ_SHARE > 0 && READ_SHARE < 100 )) || die "READ_SHARE must be 1..99"
 [[ $IDLE_WAIT =~ ^[0-9]+$ ]] || die "IDLE_WAIT must be a whole number of seconds"
 [[ $EVENTS == attribute || $EVENTS == mix ]] || die "EVENTS must be attribute or mix"
-[[ -f $JAR ]] || die "no gateway jar at $JAR; build it first: mvn -B -ntp -DskipTests package"
-for tool in java awk; do
-  command -v "$tool" >/dev/null || die "$tool is required"
-done
+require_jar
+require_tools java awk
 
 # ---------------------------------------------------------------------------------------------------------------
 # Locks: wait while a load test or another benchmark runs (a stale lock, whose pid is gone, is ignored); then hold
 # the benchmark lock
 # ---------------------------------------------------------------------------------------------------------------
-LOAD_LOCK=/tmp/opentime-load-tests.lock
-BENCH_LOCK=/tmp/opentime-bench.lock
-lock_held() { # FILE -> 0 if it exists and its first field is a live pid (or it names none)
-  [[ -e $1 ]] || return 1
-  local pid
-  pid=$(cut -d' ' -f1 "$1" 2>/dev/null || true)
-  [[ ! $pid =~ ^[0-9]+$ ]] || kill -0 "$pid" 2>/dev/null
-}
-while lock_held "$LOAD_LOCK" || lock_held "$BENCH_LOCK"; do
-  echo "$(date +%T) waiting: $LOAD_LOCK or $BENCH_LOCK is held (a load test or benchmark is running)..."
-  sleep 10
-done
-echo "$$ $(date -Is) bench/redis.sh" >"$BENCH_LOCK"
+acquire_lock "$BENCH_LOCK" bench/redis.sh 10 "$LOAD_LOCK"
 
 OUT=$ROOT/bench/out
 TS=$(date +%Y%m%d-%H%M%S)
 RUN_DIR=$OUT/redis-$TS
 mkdir -p "$RUN_DIR"
 RESULTS=$OUT/redis-results-$TS.txt
-exec > >(tee -a "$RESULTS") 2>&1
-TEE_PID=$!
+tee_output "$RESULTS"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Processes: Redis is stopped on exit, Ctrl-C or error
@@ -73,97 +55,29 @@ TEE_PID=$!
 REDIS_PID=""
 COPY=""
 
-stop_pid() { # PID NAME: SIGTERM, up to 10 s, then SIGKILL
-  local pid=$1 name=$2 i
-  [[ -n $pid ]] || return 0
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "  $name (pid $pid) ignored SIGTERM for 10 s: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM HUP
-  set +e
+cleanup() { # RC (exit_traps)
+  local rc=$1
   if [[ -n $REDIS_PID ]]; then kill -CONT "$REDIS_PID" 2>/dev/null; fi
   stop_pid "$REDIS_PID" redis; REDIS_PID=""
   [[ -n $COPY ]] && rm -f "$COPY"
-  if [[ $(cut -d' ' -f1 "$BENCH_LOCK" 2>/dev/null) == "$$" ]]; then rm -f "$BENCH_LOCK"; fi
+  release_lock "$BENCH_LOCK"
   if (( rc != 0 )); then
     echo "bench/redis.sh stopped (exit $rc); logs in ${RUN_DIR#"$ROOT"/}/, output in ${RESULTS#"$ROOT"/}"
   fi
-  exec 1>&- 2>&-
-  wait "$TEE_PID" 2>/dev/null
-  exit "$rc"
+  close_output
 }
-trap cleanup EXIT
-trap 'echo; echo "interrupted"; exit 130' INT
-trap 'echo "terminated"; exit 143' TERM HUP
-
-# ---------------------------------------------------------------------------------------------------------------
-# Helpers (as in bench/run.sh)
-# ---------------------------------------------------------------------------------------------------------------
-PICKED_PORTS=" "
-free_port() { # a loopback TCP port nobody uses, below the ephemeral range
-  local p i
-  for ((i = 0; i < 200; i++)); do
-    p=$(( 20000 + RANDOM % 12000 ))
-    [[ $PICKED_PORTS == *" $p "* ]] && continue
-    if command -v ss >/dev/null; then
-      [[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] || continue
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then continue; fi
-    PICKED_PORTS+="$p "
-    echo "$p"
-    return 0
-  done
-  die "no free loopback port found"
-}
-
-redis_ping() { # PORT -> 0 if Redis answers PING with +PONG
-  (
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-    printf 'PING\r\n' >&3
-    IFS= read -r -t 1 line <&3 || exit 1
-    [[ $line == +PONG* ]]
-  ) 2>/dev/null
-}
-
-listener_is() { # PORT PID -> 0 unless ss shows the port held (also) by some other process
-  command -v ss >/dev/null || return 0
-  local pids
-  pids=$(ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | sort -u || true)
-  [[ -z $pids || $pids == "pid=$2" ]]
-}
+exit_traps cleanup
 
 # ---------------------------------------------------------------------------------------------------------------
 # Jar copy (a rebuild during the run must not pull classes from under it) and redis-server
 # ---------------------------------------------------------------------------------------------------------------
 COPY=$OUT/opentime-gateway-redis-$TS.jar
-cp "$JAR" "$COPY"
-if command -v redis-server >/dev/null; then
-  REDIS_BIN=$(command -v redis-server)
-else
-  REDIS_BIN=$OUT/redis-server
-  if [[ ! -x $REDIS_BIN || $JAR -nt $REDIS_BIN ]]; then
-    command -v unzip >/dev/null || die "unzip is required to extract redis-server from the jar (or put redis-server on PATH)"
-    unzip -p "$COPY" redis-server-6.2.6-v5-linux-amd64 >"$REDIS_BIN.tmp.$$" || die "no redis-server-6.2.6-v5-linux-amd64 in $JAR"
-    chmod +x "$REDIS_BIN.tmp.$$"
-    mv "$REDIS_BIN.tmp.$$" "$REDIS_BIN"
-  fi
-fi
+cp -p "$JAR" "$COPY"   # -p: the copy keeps the jar's time, which says whether to extract redis-server again
+redis_server_bin "$COPY" "$OUT"
 
 CORES=$(nproc)
 echo "== Opentime Redis benchmark $TS"
-echo "machine: $CORES cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)"
+echo "machine: $(machine_summary)"
 echo "java:    $(java -version 2>&1 | head -n 1)"
 echo "redis:   $("$REDIS_BIN" --version | head -n 1)"
 echo "jar:     $JAR (run from a copy)"
@@ -178,18 +92,7 @@ echo "load:    load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 # ---------------------------------------------------------------------------------------------------------------
 echo
 echo "== setup"
-REDIS_PORT=$(free_port)
-mkdir -p "$RUN_DIR/redis"
-"$REDIS_BIN" --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode yes --save "" --appendonly no \
-  --dir "$RUN_DIR/redis" --daemonize no >"$RUN_DIR/redis.log" 2>&1 </dev/null &
-REDIS_PID=$!
-for ((i = 0; i < 100; i++)); do
-  kill -0 "$REDIS_PID" 2>/dev/null || { cat "$RUN_DIR/redis.log"; die "redis-server exited"; }
-  redis_ping "$REDIS_PORT" && break
-  sleep 0.1
-done
-redis_ping "$REDIS_PORT" || die "redis-server did not answer PING on port $REDIS_PORT"
-listener_is "$REDIS_PORT" "$REDIS_PID" || die "port $REDIS_PORT is held by another process, not by our redis-server"
+start_redis "$RUN_DIR"
 echo "  redis: pid $REDIS_PID, redis://127.0.0.1:$REDIS_PORT"
 
 export DURATION WARMUP CONNECTIONS IN_FLIGHT PROFILES EVENTS READ_SHARE IDLE_WAIT

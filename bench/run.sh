@@ -2,6 +2,9 @@
 # Opentime benchmark: the gateway against a bare Vert.x "ceiling" server, on this machine, loopback only.
 # Usage (from the repo root): bash bench/run.sh        Knobs and how to read the output: bench/README.md
 set -euo pipefail
+# die, stop_pid, free_port, redis_ping, start_redis, locks, CPU ticks ...: bench/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Settings
@@ -27,18 +30,8 @@ START_DIR=$(pwd)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-if [[ -n ${OPENTIME_JAR:-} ]]; then
-  JAR=$(cd "$START_DIR" && realpath -m -- "$OPENTIME_JAR")
-else
-  JAR=$ROOT/target/opentime-gateway.jar
-fi
-if [[ ! -f $JAR ]]; then
-  echo "no gateway jar at $JAR" >&2
-  echo "build it first: mvn -B -ntp -DskipTests package" >&2
-  exit 1
-fi
-
-die() { echo "ERROR: $*" >&2; exit 1; }
+resolve_jar "$START_DIR" "$ROOT"
+require_jar
 
 # "10s", "1m", "2h" or a plain number of seconds -> seconds
 to_seconds() {
@@ -75,20 +68,15 @@ STALL_P99_MS=$(( DEADLINE_MS + 10 ))
 # ---------------------------------------------------------------------------------------------------------------
 # Output: everything to the terminal and to bench/out/results-<timestamp>.txt; logs in bench/out/run-<timestamp>/
 # ---------------------------------------------------------------------------------------------------------------
-# Another load on this machine (load-tests/run.sh holds this lock while it runs) would skew every number: wait.
-while [[ -e /tmp/opentime-load-tests.lock ]]; do
-  echo "waiting for the load test holding /tmp/opentime-load-tests.lock to finish..."
-  sleep 10
-done
-BENCH_LOCK=/tmp/opentime-bench.lock
-echo $$ >"$BENCH_LOCK"
+# Another load on this machine (load-tests/run.sh holds LOAD_LOCK while it runs, the other benchmarks BENCH_LOCK) would
+# skew every number: wait while one runs (a stale lock, whose pid is gone, is ignored), then hold BENCH_LOCK.
+acquire_lock "$BENCH_LOCK" bench/run.sh 10 "$LOAD_LOCK"
 OUT=$ROOT/bench/out
 TS=$(date +%Y%m%d-%H%M%S)
 RUN_DIR=$OUT/run-$TS
 mkdir -p "$RUN_DIR"
 RESULTS=$OUT/results-$TS.txt
-exec > >(tee -a "$RESULTS") 2>&1
-TEE_PID=$!
+tee_output "$RESULTS"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Processes: every one we start is remembered here and stopped on exit, Ctrl-C or error
@@ -99,26 +87,8 @@ GW_PID=""
 CEIL_PID=""
 WRK_PID=""
 
-stop_pid() { # PID NAME: SIGTERM, up to 10 s, then SIGKILL
-  local pid=$1 name=$2 i
-  [[ -n $pid ]] || return 0
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "  $name (pid $pid) ignored SIGTERM for 10 s: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM HUP
-  set +e
+cleanup() { # RC (exit_traps)
+  local rc=$1
   if [[ -n $WRK_PID ]]; then stop_pid "$WRK_PID" wrk; WRK_PID=""; fi
   if [[ -n $REDIS_PID ]]; then
     kill -CONT "$REDIS_PID" 2>/dev/null   # a stopped Redis cannot act on SIGTERM
@@ -127,58 +97,21 @@ cleanup() {
   stop_pid "$GW_PID" gateway; GW_PID=""
   stop_pid "$CEIL_PID" ceiling; CEIL_PID=""
   stop_pid "$REDIS_PID" redis; REDIS_PID=""
-  rm -f "$BENCH_LOCK"
+  release_lock "$BENCH_LOCK"
   if (( rc != 0 )); then
     echo "bench/run.sh stopped (exit $rc); logs in ${RUN_DIR#"$ROOT"/}/, output in ${RESULTS#"$ROOT"/}"
   fi
-  exec 1>&- 2>&-
-  wait "$TEE_PID" 2>/dev/null
-  exit "$rc"
+  close_output
 }
-trap cleanup EXIT
-trap 'echo; echo "interrupted"; exit 130' INT
-trap 'echo "terminated"; exit 143' TERM HUP
+exit_traps cleanup
 
 # ---------------------------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------------------------
-PICKED_PORTS=" "
-free_port() { # a loopback TCP port nobody uses, below the ephemeral range so wrk's own sockets cannot take it
-  local p i
-  for ((i = 0; i < 200; i++)); do
-    p=$(( 20000 + RANDOM % 12000 ))
-    [[ $PICKED_PORTS == *" $p "* ]] && continue
-    if command -v ss >/dev/null; then
-      [[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] || continue
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then continue; fi
-    PICKED_PORTS+="$p "
-    echo "$p"
-    return 0
-  done
-  die "no free loopback port found"
-}
-
-redis_ping() { # PORT -> 0 if Redis answers PING with +PONG
-  (
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-    printf 'PING\r\n' >&3
-    IFS= read -r -t 1 line <&3 || exit 1
-    [[ $line == +PONG* ]]
-  ) 2>/dev/null
-}
-
 http_up() { # PORT -> 0 if something answers HTTP there
   local code
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || true)
   [[ -n $code && $code != 000 ]]
-}
-
-listener_is() { # PORT PID -> 0 unless ss shows the port held (also) by some other process
-  command -v ss >/dev/null || return 0
-  local pids
-  pids=$(ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | sort -u || true)
-  [[ -z $pids || $pids == "pid=$2" ]]
 }
 
 wait_http() { # PID PORT NAME LOG: until it answers (60 s at most), failing if the process dies
@@ -200,10 +133,10 @@ GW_PORT=""
 GW_LOG=""
 start_gateway() {
   GW_N=$((GW_N + 1))
-  GW_PORT=$(free_port)
+  free_port GW_PORT
   GW_LOG=$RUN_DIR/gateway-$GW_N.log
   # shellcheck disable=SC2086
-  GW_MGMT_PORT=$(free_port)
+  free_port GW_MGMT_PORT
   OPENTIME_HTTP_HOST=127.0.0.1 OPENTIME_HTTP_PORT=$GW_PORT OPENTIME_REDIS_URL=redis://127.0.0.1:$REDIS_PORT \
     OPENTIME_MANAGEMENT_HOST=127.0.0.1 OPENTIME_MANAGEMENT_PORT=$GW_MGMT_PORT \
     OPENTIME_TOKEN_KEYS=$TOKEN_KEYS OPENTIME_AMP_SENDERS=$SENDER OPENTIME_REDIS_DEADLINE=$DEADLINE \
@@ -222,29 +155,15 @@ rss_of() { # PID -> "123.4 MiB"
   awk '/^VmRSS:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"
 }
 
-cpu_ticks() { # "busy idle ours": machine CPU ticks, and ticks of the processes this script started
-  local ours=0 pid t
-  for pid in $GW_PID $CEIL_PID $REDIS_PID; do
-    t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
-    ours=$((ours + ${t:-0}))
-  done
-  awk -v ours="$ours" '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6, ours }' /proc/stat
+bench_ticks() { # "busy idle ours": machine CPU ticks, and ticks of the processes this script started
+  cpu_ticks "$(pid_ticks "$GW_PID" "$CEIL_PID" "$REDIS_PID")"
 }
-
-cpu_busy() { # SECONDS -> "busy% others%": all CPU time busy over that interval, and the part not ours
-  local a b
-  a=$(cpu_ticks)
-  sleep "$1"
-  b=$(cpu_ticks)
-  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2];
-    ours = y[3] - x[3]; total = busy + idle; if (total <= 0) { print 0, 0; exit }
-    others = busy - ours; if (others < 0) others = 0; printf "%.0f %.0f\n", 100 * busy / total, 100 * others / total }'
-}
+# cpu_busy SECONDS bench_ticks -> "busy% others%": all CPU time busy over that interval, and the part not ours
 
 BUSY_WARNINGS=0
 busy_warning() { # warns when other processes keep the CPUs busy just before a run (they skew the numbers)
   local busy others
-  read -r busy others < <(cpu_busy 0.5)
+  read -r busy others < <(cpu_busy 0.5 bench_ticks)
   if (( others > 15 )); then
     BUSY_WARNINGS=$((BUSY_WARNINGS + 1))
     echo "  WARNING: other processes kept the CPUs ${others}% busy in the 0.5 s before the next run (load $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -339,39 +258,15 @@ check_answer() { # PORT NAME TOKEN: the exact greeting body with 200
 # ---------------------------------------------------------------------------------------------------------------
 # Machine and tools
 # ---------------------------------------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-  if [[ $(id -u) -ne 0 ]]; then
-    die "wrk is not installed and this is not root, so it cannot be installed here: run 'sudo apt-get install -y wrk' first"
-  fi
-  command -v apt-get >/dev/null || die "wrk is not installed and there is no apt-get: install wrk (https://github.com/wg/wrk) first"
-  echo "installing wrk (apt-get install -y wrk) ..."
-  if ! DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -q wrk >"$RUN_DIR/apt-wrk.log" 2>&1; then
-    DEBIAN_FRONTEND=noninteractive timeout 300 apt-get update -q >>"$RUN_DIR/apt-wrk.log" 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -q wrk >>"$RUN_DIR/apt-wrk.log" 2>&1 \
-      || { tail -n 20 "$RUN_DIR/apt-wrk.log"; die "could not install wrk"; }
-  fi
-fi
+ensure_wrk "$RUN_DIR/apt-wrk.log"
 STDBUF=""
 command -v stdbuf >/dev/null && STDBUF="stdbuf -oL"
-for tool in java curl awk sed sort; do
-  command -v "$tool" >/dev/null || die "$tool is required"
-done
-
-if command -v redis-server >/dev/null; then
-  REDIS_BIN=$(command -v redis-server)
-else
-  REDIS_BIN=$OUT/redis-server
-  if [[ ! -x $REDIS_BIN || $JAR -nt $REDIS_BIN ]]; then
-    command -v unzip >/dev/null || die "unzip is required to extract redis-server from the jar (or put redis-server on PATH)"
-    unzip -p "$JAR" redis-server-6.2.6-v5-linux-amd64 >"$REDIS_BIN.tmp" || die "no redis-server-6.2.6-v5-linux-amd64 in $JAR"
-    chmod +x "$REDIS_BIN.tmp"
-    mv "$REDIS_BIN.tmp" "$REDIS_BIN"
-  fi
-fi
+require_tools java curl awk sed sort
+redis_server_bin "$JAR" "$OUT"
 
 CORES=$(nproc)
 echo "== Opentime benchmark $TS"
-echo "machine: $CORES cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)"
+echo "machine: $(machine_summary)"
 echo "java:    $(java -version 2>&1 | head -n 1)"
 echo "wrk:     $( (wrk -v 2>&1 || true) | head -n 1)"
 echo "redis:   $("$REDIS_BIN" --version | head -n 1)"
@@ -380,7 +275,7 @@ echo "knobs:   DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS ROUN
   "OPENTIME_REDIS_DEADLINE=$DEADLINE${JAVA_OPTS:+ JAVA_OPTS=$JAVA_OPTS}"
 echo "note:    wrk, the servers and Redis share these $CORES cores; compare ratios, not absolute numbers across machines"
 echo "logs:    ${RUN_DIR#"$ROOT"/}/"
-read -r START_BUSY _ < <(cpu_busy 1)
+read -r START_BUSY _ < <(cpu_busy 1 bench_ticks)
 echo "load:    ${START_BUSY}% CPU busy in the second before the benchmark, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if (( START_BUSY > 10 )); then
   echo "WARNING: the machine is not idle; other processes will skew every number below"
@@ -391,18 +286,7 @@ fi
 # ---------------------------------------------------------------------------------------------------------------
 echo
 echo "== setup"
-REDIS_PORT=$(free_port)
-mkdir -p "$RUN_DIR/redis"
-"$REDIS_BIN" --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode yes --save "" --appendonly no \
-  --dir "$RUN_DIR/redis" --daemonize no >"$RUN_DIR/redis.log" 2>&1 </dev/null &
-REDIS_PID=$!
-for ((i = 0; i < 100; i++)); do
-  kill -0 "$REDIS_PID" 2>/dev/null || { cat "$RUN_DIR/redis.log"; die "redis-server exited"; }
-  redis_ping "$REDIS_PORT" && break
-  sleep 0.1
-done
-redis_ping "$REDIS_PORT" || die "redis-server did not answer PING on port $REDIS_PORT"
-listener_is "$REDIS_PORT" "$REDIS_PID" || die "port $REDIS_PORT is held by another process, not by our redis-server"
+start_redis "$RUN_DIR"
 echo "  redis: pid $REDIS_PID, redis://127.0.0.1:$REDIS_PORT"
 
 # shellcheck disable=SC2086
@@ -432,7 +316,7 @@ rm -f "$ALL_TOKENS"
 echo "  tokens: $READERS readers + 1 hot (u0) + $WARMUP_READERS warm-up + $PROBE_READERS probe, minted in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 HOT_TOKEN=$(cat "$HOT_TOKENS")
 
-CEIL_PORT=$(free_port)
+free_port CEIL_PORT
 CEIL_LOG=$RUN_DIR/ceiling.log
 # shellcheck disable=SC2086
 java $JAVA_OPTS -cp "$JAR" bench/CeilingServer.java "$CEIL_PORT" >"$CEIL_LOG" 2>&1 </dev/null &

@@ -14,6 +14,9 @@
 # (target/opentime-gateway.jar), GATEWAY_JAVA_OPTS (none). Extra arguments go to `mvn gatling:test`, e.g. -Dp99Ms=20.
 # Exit code: 0 when the simulation's SLO assertions passed, non-zero otherwise. Details: load-tests/README.md.
 set -euo pipefail
+# die, stop_pid, free_port, redis_server_bin, start_redis, locks, CPU ticks ...: bench/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../bench/lib.sh"
 
 usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
@@ -39,11 +42,9 @@ STALL_AFTER=${STALL_AFTER:-10}
 STALL_SECONDS=${STALL_SECONDS:-10}
 GATEWAY_JAVA_OPTS=${GATEWAY_JAVA_OPTS:-}
 SENDER=news@opentime.example
-# Shared machines: wait while a benchmark holds BENCH_LOCK; hold LOAD_LOCK while this script runs.
-BENCH_LOCK=${BENCH_LOCK:-/tmp/opentime-bench.lock}
-LOAD_LOCK=${LOAD_LOCK:-/tmp/opentime-load-tests.lock}
+# Shared machines: wait while a benchmark holds BENCH_LOCK (/tmp/opentime-bench.lock); hold LOAD_LOCK
+# (/tmp/opentime-load-tests.lock) while this script runs. Both from the environment if set (bench/lib.sh).
 
-die() { echo "ERROR: $*" >&2; exit 1; }
 [[ $READERS =~ ^[1-9][0-9]*$ ]] || die "READERS must be a positive integer"
 [[ $RAMP =~ ^[0-9]+$ && $WARMUP =~ ^[0-9]+$ && $DURATION =~ ^[1-9][0-9]*$ ]] || die "WARMUP, RAMP and DURATION are whole seconds"
 if [[ $SIM == redis ]] && (( RAMP + DURATION <= STALL_AFTER + STALL_SECONDS )); then
@@ -54,18 +55,12 @@ START_DIR=$(pwd)
 LT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$LT")
 cd "$ROOT"
-if [[ -n ${OPENTIME_JAR:-} ]]; then
-  JAR=$(cd "$START_DIR" && realpath -m -- "$OPENTIME_JAR")
-else
-  JAR=$ROOT/target/opentime-gateway.jar
-fi
+resolve_jar "$START_DIR" "$ROOT"
 OUT=$LT/out
 TS=$(date +%Y%m%d-%H%M%S)
 RUN_DIR=$OUT/run-$TS-$SIM
 mkdir -p "$RUN_DIR"
-for tool in java mvn curl awk sed; do
-  command -v "$tool" >/dev/null || die "$tool is required"
-done
+require_tools java mvn curl awk sed
 
 # ---------------------------------------------------------------------------------------------------------------
 # Processes we start are remembered here and stopped on exit, Ctrl-C or error
@@ -74,100 +69,40 @@ REDIS_PID=""
 SAMPLER_PID=""
 KAFKA_PID=""
 GW_PID=""
-LOCKED=0
 
-stop_pid() { # PID NAME: SIGTERM, up to 20 s, then SIGKILL
-  local pid=$1 name=$2 i
-  [[ -n $pid ]] || return 0
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 200; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "  $name (pid $pid) ignored SIGTERM for 20 s: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM HUP
-  set +e
+cleanup() { # RC (exit_traps)
+  local rc=$1
   [[ -n $REDIS_PID ]] && kill -CONT "$REDIS_PID" 2>/dev/null   # never leave a stopped Redis behind
   [[ -n $SAMPLER_PID ]] && kill "$SAMPLER_PID" 2>/dev/null
-  stop_pid "$GW_PID" gateway
-  stop_pid "$KAFKA_PID" kafka
-  stop_pid "$REDIS_PID" redis
+  stop_pid "$GW_PID" gateway 20   # SIGTERM, up to 20 s, then SIGKILL
+  stop_pid "$KAFKA_PID" kafka 20
+  stop_pid "$REDIS_PID" redis 20
   rm -f "$RUN_DIR/opentime-gateway.jar"
-  if (( LOCKED )) && [[ $(cut -d' ' -f1 "$LOAD_LOCK" 2>/dev/null) == "$$" ]]; then
-    rm -f "$LOAD_LOCK"
-  fi
+  release_lock "$LOAD_LOCK"
   (( rc == 0 )) || echo "load-tests/run.sh $SIM: exit $rc; logs in ${RUN_DIR#"$ROOT"/}/"
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'echo; echo interrupted; exit 130' INT
-trap 'echo terminated; exit 143' TERM HUP
+exit_traps cleanup
 
 # ---------------------------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------------------------
-PICKED_PORTS=" "
-free_port() { # a loopback TCP port nobody listens on, below the ephemeral range
-  local p i
-  for ((i = 0; i < 200; i++)); do
-    p=$((20000 + RANDOM % 12000))
-    [[ $PICKED_PORTS == *" $p "* ]] && continue
-    if command -v ss >/dev/null; then
-      [[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] || continue
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then continue; fi
-    PICKED_PORTS+="$p "
-    echo "$p"
-    return 0
-  done
-  die "no free loopback port found"
-}
-
-redis_ping() { # PORT -> 0 if Redis answers PING
-  (
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-    printf 'PING\r\n' >&3
-    IFS= read -r -t 1 line <&3 || exit 1
-    [[ $line == +PONG* ]]
-  ) 2>/dev/null
-}
-
 # CPU accounting: the machine's busy ticks, and the ticks of this script's process group (Redis, Kafka, the gateway,
 # Maven and Gatling), so the output can say how much CPU other processes took while the load ran.
 PGID=$(ps -o pgid= -p $$ | tr -d ' ')
-pid_ticks() { # PID -> its user + system ticks (0 if gone)
-  local t=0
-  [[ -n $1 ]] && t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0)
-  echo "${t:-0}"
-}
-cpu_ticks() { # -> "busy idle ours gateway redis kafka"
-  local ours
+lt_ticks() { # -> "busy idle ours gateway redis kafka load-generator" (cpu_ticks; load generator: ours minus the rest)
+  local ours gw rd kf
   ours=$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$PGID" '{ sub(/^.*\) /, ""); if ($3 == g) s += $12 + $13 } END { print s + 0 }')
-  awk -v rest="$ours $(pid_ticks "$GW_PID") $(pid_ticks "$REDIS_PID") $(pid_ticks "$KAFKA_PID")" \
-    '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6, rest }' /proc/stat
+  gw=$(pid_ticks "$GW_PID")
+  rd=$(pid_ticks "$REDIS_PID")
+  kf=$(pid_ticks "$KAFKA_PID")
+  cpu_ticks "$ours" "$gw" "$rd" "$kf" "$((ours - gw - rd - kf))"
 }
-cpu_share() { # "A" "B" (two cpu_ticks) -> "busy% others% gateway% redis% kafka% load-generator%" (of all cores)
-  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; total = busy + y[2] - x[2];
-    if (total <= 0) { print 0, 0, 0, 0, 0, 0; exit }
-    ours = y[3] - x[3]; others = busy - ours; if (others < 0) others = 0
-    gw = y[4] - x[4]; rd = y[5] - x[5]; kf = y[6] - x[6]; lg = ours - gw - rd - kf; if (lg < 0) lg = 0
-    printf "%.0f %.0f %.0f %.0f %.0f %.0f\n", 100 * busy / total, 100 * others / total, 100 * gw / total,
-      100 * rd / total, 100 * kf / total, 100 * lg / total }'
-}
+# cpu_share A B (two lt_ticks) -> "busy% others% gateway% redis% kafka% load-generator%" (of all cores)
 cpu_sampler() { # every 5 s: cpu_share of the last 5 s
   local a b
-  a=$(cpu_ticks)
+  a=$(lt_ticks)
   while sleep 5; do
-    b=$(cpu_ticks)
+    b=$(lt_ticks)
     cpu_share "$a" "$b"
     a=$b
   done
@@ -180,12 +115,7 @@ random_key() { # KID -> kid:base64(32 random bytes)
 # ---------------------------------------------------------------------------------------------------------------
 # Lock, jar, Redis, profiles, tokens, gateway
 # ---------------------------------------------------------------------------------------------------------------
-while [[ -e $BENCH_LOCK ]]; do
-  echo "$(date +%T) $BENCH_LOCK exists (a benchmark is running): waiting, checking again in 30 s"
-  sleep 30
-done
-echo "$$ $(date -Is) load-tests/run.sh $SIM" >"$LOAD_LOCK"
-LOCKED=1
+acquire_lock "$LOAD_LOCK" "load-tests/run.sh $SIM" 30 "$BENCH_LOCK"
 
 echo "== Opentime load test: $CLASS ($(date -Is))"
 echo "machine: $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -204,28 +134,8 @@ if command -v unzip >/dev/null; then
     || die "${OPENTIME_JAR:-target/opentime-gateway.jar} is not a complete gateway jar (being rebuilt?): try again"
 fi
 
-if command -v redis-server >/dev/null; then
-  REDIS_BIN=$(command -v redis-server)
-else
-  REDIS_BIN=$OUT/redis-server
-  if [[ ! -x $REDIS_BIN || $JAR -nt $REDIS_BIN ]]; then
-    command -v unzip >/dev/null || die "unzip is required to extract redis-server from the jar (or put redis-server on PATH)"
-    unzip -p "$JAR" redis-server-6.2.6-v5-linux-amd64 >"$REDIS_BIN.tmp" || die "no redis-server-6.2.6-v5-linux-amd64 in $JAR"
-    chmod +x "$REDIS_BIN.tmp"
-    mv "$REDIS_BIN.tmp" "$REDIS_BIN"
-  fi
-fi
-REDIS_PORT=$(free_port)
-mkdir -p "$RUN_DIR/redis"
-"$REDIS_BIN" --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode yes --save "" --appendonly no \
-  --maxmemory-policy noeviction --dir "$RUN_DIR/redis" --daemonize no >"$RUN_DIR/redis.log" 2>&1 </dev/null &
-REDIS_PID=$!
-for ((i = 0; i < 100; i++)); do
-  kill -0 "$REDIS_PID" 2>/dev/null || { cat "$RUN_DIR/redis.log"; die "redis-server exited"; }
-  redis_ping "$REDIS_PORT" && break
-  sleep 0.1
-done
-redis_ping "$REDIS_PORT" || die "redis-server did not answer PING on port $REDIS_PORT"
+redis_server_bin "$JAR" "$OUT"
+start_redis "$RUN_DIR" --maxmemory-policy noeviction
 REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 echo "redis:   pid $REDIS_PID, $REDIS_URL ($("$REDIS_BIN" --version | awk '{ print $3 }'))"
 
@@ -270,8 +180,8 @@ if [[ $SIM == events ]]; then
   echo "kafka:   pid $KAFKA_PID, $KAFKA (load-tests/KafkaBroker.java: the jar's embedded KRaft broker), log ${KAFKA_LOG#"$ROOT"/}"
 fi
 
-GW_PORT=$(free_port)
-MGMT_PORT=$(free_port)
+free_port GW_PORT
+free_port MGMT_PORT
 GW=http://127.0.0.1:$GW_PORT
 GW_LOG=$RUN_DIR/gateway.log
 GW_ENV=(OPENTIME_HTTP_HOST=127.0.0.1 OPENTIME_HTTP_PORT=$GW_PORT OPENTIME_MANAGEMENT_HOST=127.0.0.1
@@ -315,9 +225,7 @@ extra=""
 [[ $SIM == events ]] && extra=", $EVENT_RATE batches/s of $BATCH_SIZE events"
 [[ $SIM == redis ]] && extra=", Redis SIGSTOPped ${STALL_AFTER}s into the measured load for ${STALL_SECONDS}s"
 echo "== $CLASS: $RATE opens/s (warm-up ${WARMUP}s not measured, then ramp ${RAMP}s and ${DURATION}s measured)$extra"
-a=$(cpu_ticks)
-sleep 2
-read -r busy others _ < <(cpu_share "$a" "$(cpu_ticks)")
+read -r busy others _ < <(cpu_busy 2 lt_ticks)
 echo "cpu:     ${busy}% busy in the 2 s before the load, ${others}% by other processes; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if (( others > 20 )); then
   echo "WARNING: other processes are keeping the CPUs busy: the numbers below will be skewed"
