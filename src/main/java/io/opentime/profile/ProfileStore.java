@@ -140,31 +140,28 @@ public final class ProfileStore {
 
   /**
    * Reads one profile. A reader with no hash in Redis yields an empty profile, not a failure. The future completes
-   * on the caller's context.
+   * on the event loop of the connection used.
    *
    * <p>Reads are sharded over the per-loop connections by uid and always handed to the owning loop as a task, even
    * when that is the caller's own loop: a loop's queued reads then reach Redis together (see {@link RedisLink}).
-   * Every read of a reader goes through the same connection, so they reach Redis in order. The breaker's deadline
-   * starts on the caller's loop and covers the hand-over and the read: one timer per read.
+   * Every read of a reader goes through the same connection, so they reach Redis in order. The breaker runs on the
+   * owning loop, where the read completes: its deadline timer and the reply never race across threads.
    */
   public Future<Profile> fetch(String uid) {
     if (schema.size() == 0) {
       return Future.succeededFuture(new Profile(new String[0], ticker.read()));
     }
-    RedisLink link = linkFor(uid);
-    if (link == null) {
-      return Future.failedFuture(new RedisUnavailableException(FallbackReason.NOT_CONNECTED, "no Redis link registered"));
-    }
-    long started = System.nanoTime();
     String key = config.profileKey(uid);
-    Request hmget = hmget(key);
-    return breakerFor(key).<Profile>execute(() -> onLoop(link, hmget).map(this::toProfile).recover(this::wrongTypeAsEmpty))
-        .onSuccess(p -> meters.redisRead(System.nanoTime() - started, null))
-        .recover(err -> {
-          RedisUnavailableException failure = failedOn(link, err);
-          meters.redisRead(System.nanoTime() - started, failure.reason());
-          return Future.failedFuture(failure);
-        });
+    return onOwningLoop(uid, link -> {
+      long started = System.nanoTime();
+      return breakerFor(key).<Profile>execute(() -> link.send(hmget(key)).map(this::toProfile).recover(this::wrongTypeAsEmpty))
+          .onSuccess(p -> meters.redisRead(System.nanoTime() - started, null))
+          .recover(err -> {
+            RedisUnavailableException failure = failedOn(link, err);
+            meters.redisRead(System.nanoTime() - started, failure.reason());
+            return Future.failedFuture(failure);
+          });
+    });
   }
 
   /**
@@ -172,12 +169,24 @@ public final class ProfileStore {
    * reading the Redis key {@code key}. Fails with a {@link RedisUnavailableException}.
    */
   public Future<Response> read(String key, Request request) {
-    RedisLink link = linkFor(key);
-    if (link == null) {
+    return onOwningLoop(key, link -> breakerFor(key).<Response>execute(() -> link.send(request))
+        .recover(err -> Future.failedFuture(failedOn(link, err))));
+  }
+
+  /**
+   * Runs a read on the owning link's event loop, as a task. The read's deadline (the breaker's) starts there: a
+   * loop that takes long to reach the task delays every request on it alike, which the blocked-thread checker and
+   * the request latency meters report; no second timer per read guards the hand-over.
+   */
+  private <T> Future<T> onOwningLoop(String shardKey, java.util.function.Function<RedisLink, Future<T>> action) {
+    List<RedisLink> current = links;
+    if (current.isEmpty()) {
       return Future.failedFuture(new RedisUnavailableException(FallbackReason.NOT_CONNECTED, "no Redis link registered"));
     }
-    return breakerFor(key).<Response>execute(() -> onLoop(link, request))
-        .recover(err -> Future.failedFuture(failedOn(link, err)));
+    RedisLink link = current.get(Math.floorMod(shardKey.hashCode(), current.size()));
+    Promise<T> promise = Promise.promise();
+    link.context().runOnContext(v -> action.apply(link).onComplete(promise));
+    return promise.future();
   }
 
   /** Classifies a failed read on a link, and tells the link when it missed its deadline (a stalled client). */
@@ -193,17 +202,7 @@ public final class ProfileStore {
     return failure;
   }
 
-  private RedisLink linkFor(String shardKey) {
-    List<RedisLink> current = links;
-    return current.isEmpty() ? null : current.get(Math.floorMod(shardKey.hashCode(), current.size()));
-  }
 
-  /** Sends on the link's own event loop, as a task; the reply is handed back by the caller's future. */
-  private static Future<Response> onLoop(RedisLink link, Request request) {
-    Promise<Response> promise = Promise.promise();
-    link.context().runOnContext(v -> link.send(request).onComplete(promise));
-    return promise.future();
-  }
 
   /**
    * A profile key holding something other than a hash is bad data for one reader, not a sick Redis: it must not
