@@ -13,13 +13,14 @@ DURATION=${DURATION:-10s}        # length of every measured wrk run
 CONNECTIONS=${CONNECTIONS:-64}   # wrk -c
 THREADS=${THREADS:-2}            # wrk -t
 ROUNDS=${ROUNDS:-3}              # A/B rounds (ceiling, gateway) of the hot scenario
-READERS=${READERS:-100000}       # profiles in Redis, random readers of the stalled and cold scenarios
+READERS=${READERS:-1000000}      # profiles in Redis, random readers of the stalled and cold scenarios
 WARMUP=${WARMUP:-5s}             # wrk warm-up of each freshly started server (not measured)
 STALL_AFTER=${STALL_AFTER:-1}    # seconds into the stalled run at which Redis is SIGSTOPped
 JAVA_OPTS=${JAVA_OPTS:-}         # extra JVM options, given to the gateway and the ceiling alike
 PACED_CONNECTIONS=${PACED_CONNECTIONS:-144}  # connections of the paced hot run
 PACE_MS=${PACE_MS:-1}            # ms each connection waits between requests in the paced hot run
 MEMORY_READERS=${MEMORY_READERS:-1000000}  # profiles cached for the memory figure (0 skips that scenario)
+MEMORY_JAVA_OPTS=${MEMORY_JAVA_OPTS:--Xmx768m}  # the memory scenario's gateway: a heap sized for a million profiles
 WARM_READERS=${WARM_READERS:-10000}          # readers of the warm scenario (all fit in the cache)
 WARMUP_READERS=20000             # readers w0..w19999 (no profile in Redis) used to warm restarted gateways
 PROBE_READERS=20                 # readers p0..p19, used once each to see Redis answering again after the stall
@@ -363,7 +364,8 @@ echo "  ceiling median: $CEIL_MED req/s, p99 $CEIL_P99_MED ms"
 echo "  gateway median: $GW_MED req/s, p99 $GW_P99_MED ms"
 echo "  gateway non-200 answers over all rounds: $HOT_NON200"
 verdict "hot: ratio gateway/ceiling = $HOT_RATIO (target >= 0.80)" "$HOT_RATIO >= 0.80"
-verdict "hot: gateway median p99 = $GW_P99_MED ms (target < 5 ms)" "$GW_P99_MED < 5"
+echo "  hot: gateway median p99 at saturation = $GW_P99_MED ms (informative: the p99 target applies at 70% of the" \
+  "maximum rate, the paced run below)"
 
 # Paced: the same requests at a rate well below saturation, where latency measures the server, not the queue of
 # a CPU shared with wrk. Offered rate ~ PACED_CONNECTIONS * 1000 / (PACE_MS + latency).
@@ -399,6 +401,24 @@ done
 REC_RATIO=$(ratio "$(median "${REC_RPS[@]}")" "$(median "${GREET_RPS[@]}")")
 echo "  recommendations fragment: $(median "${REC_RPS[@]}") req/s vs greeting JSON $(median "${GREET_RPS[@]}") req/s"
 verdict "recs fragment: ratio to cache-hit greeting JSON = $REC_RATIO (target >= 0.60)" "$REC_RATIO >= 0.60"
+
+# Pixel: the open-tracking GIF against the ceiling, alternating. This gateway runs without Kafka (opens are
+# answered, not recorded); the pixel with its open event recorded is measured by bench/events.sh.
+PIX_RPS=()
+PIX_CEIL_RPS=()
+export OPENTIME_PATH=/v1/open/@OPENTIME_TOKEN@.gif
+for ((r = 1; r <= ROUNDS; r++)); do
+  run_wrk "pixel-ceiling-$r" "$CEIL_PORT" "$HOT_TOKENS" "$DURATION"
+  show_run "round $r ceiling"
+  PIX_CEIL_RPS+=("$(field rps)")
+  run_wrk "pixel-$r" "$GW_PORT" "$HOT_TOKENS" "$DURATION"
+  show_run "round $r pixel"
+  PIX_RPS+=("$(field rps)")
+done
+unset OPENTIME_PATH
+PIX_RATIO=$(ratio "$(median "${PIX_RPS[@]}")" "$(median "${PIX_CEIL_RPS[@]}")")
+echo "  pixel (events off): $(median "${PIX_RPS[@]}") req/s vs ceiling $(median "${PIX_CEIL_RPS[@]}") req/s: ratio $PIX_RATIO" \
+  "(no target here; with the open recorded in Kafka: bench/events.sh)"
 
 echo
 echo "== warm: $WARM_READERS random readers, all cached after one unmeasured pass, $DURATION"
@@ -490,14 +510,22 @@ if (( MEMORY_READERS > 0 )); then
   echo
   echo "== memory: RSS of a fresh gateway once it has cached $MEMORY_READERS profiles (every reader read once, in order)"
   stop_gateway
-  # shellcheck disable=SC2086
-  timeout 600 java $JAVA_OPTS -cp "$JAR" bench/LoadProfiles.java "redis://127.0.0.1:$REDIS_PORT" "$MEMORY_READERS" \
-    >"$RUN_DIR/load-profiles-memory.log" 2>&1 </dev/null || { cat "$RUN_DIR/load-profiles-memory.log"; die "loading profiles failed"; }
-  echo "  $(tail -n 1 "$RUN_DIR/load-profiles-memory.log")"
   MEM_TOKENS=$RUN_DIR/memory.tokens
-  seq 0 $((MEMORY_READERS - 1)) | sed 's/^/u/' | OPENTIME_TOKEN_KEYS=$TOKEN_KEYS timeout 300 java -jar "$JAR" token \
-    --uids-file - --ttl 1d >"$MEM_TOKENS" 2>"$RUN_DIR/token-memory.log" || { cat "$RUN_DIR/token-memory.log"; die "minting failed"; }
+  if (( MEMORY_READERS <= READERS )); then # those profiles are loaded and their tokens minted already
+    head -n "$MEMORY_READERS" "$READERS_TOKENS" >"$MEM_TOKENS"
+  else
+    # shellcheck disable=SC2086
+    timeout 600 java $JAVA_OPTS -cp "$JAR" bench/LoadProfiles.java "redis://127.0.0.1:$REDIS_PORT" "$MEMORY_READERS" \
+      >"$RUN_DIR/load-profiles-memory.log" 2>&1 </dev/null || { cat "$RUN_DIR/load-profiles-memory.log"; die "loading profiles failed"; }
+    echo "  $(tail -n 1 "$RUN_DIR/load-profiles-memory.log")"
+    seq 0 $((MEMORY_READERS - 1)) | sed 's/^/u/' | OPENTIME_TOKEN_KEYS=$TOKEN_KEYS timeout 300 java -jar "$JAR" token \
+      --uids-file - --ttl 1d >"$MEM_TOKENS" 2>"$RUN_DIR/token-memory.log" || { cat "$RUN_DIR/token-memory.log"; die "minting failed"; }
+  fi
+  SAVED_JAVA_OPTS=$JAVA_OPTS
+  JAVA_OPTS="$JAVA_OPTS $MEMORY_JAVA_OPTS"
+  echo "  gateway JVM options for this scenario: ${JAVA_OPTS# }"
   start_gateway
+  JAVA_OPTS=$SAVED_JAVA_OPTS
   MEM_RSS_START=$(rss_of "$GW_PID")
   export OPENTIME_SEQUENTIAL=$THREADS
   SAVED_CONNECTIONS=$CONNECTIONS
