@@ -10,14 +10,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 /**
  * A real Redis Cluster on loopback for integration tests: masters with replicas, each node a {@code redis-server}
@@ -39,8 +36,6 @@ public final class LocalRedisCluster implements AutoCloseable {
   public static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
 
   private static final int BUS_PORT_OFFSET = 10_000;
-  private static final long POLL_MS = 50;
-  private static final int LOG_TAIL_LINES = 4;
 
   private final int masters;
   private final int replicasPerMaster;
@@ -205,7 +200,7 @@ public final class LocalRedisCluster implements AutoCloseable {
         }
       }
     }
-    deleteTree(dir);
+    FixtureWaits.deleteTree(dir);
     if (failure != null) {
       throw failure;
     }
@@ -229,7 +224,7 @@ public final class LocalRedisCluster implements AutoCloseable {
       try {
         nodes.add(EmbeddedRedis.start(port, args));
       } catch (IOException e) {
-        throw new IOException(e.getMessage() + "; log: " + tail(log), e);
+        throw new IOException(e.getMessage() + "; log: " + FixtureWaits.tail(log), e);
       }
       logs.add(log);
     }
@@ -263,7 +258,7 @@ public final class LocalRedisCluster implements AutoCloseable {
       EmbeddedRedis replica = nodes.get(masters + r);
       String masterId = masterIds.get(r / replicasPerMaster);
       // CLUSTER REPLICATE fails with "Unknown node" until gossip has told the replica about its master
-      await("node " + replica.port() + " knowing master " + masterId, remaining(deadlineNanos), () -> {
+      await("node " + replica.port() + " knowing master " + masterId, FixtureWaits.remaining(deadlineNanos), () -> {
         String nodesReply = (String) Resp.command(replica.port(), "CLUSTER", "NODES");
         for (String line : nodesReply.split("\n")) {
           String[] f = line.split(" ");
@@ -276,7 +271,7 @@ public final class LocalRedisCluster implements AutoCloseable {
       Resp.command(replica.port(), "CLUSTER", "REPLICATE", masterId);
     }
     Set<Integer> masterPorts = nodes.subList(0, masters).stream().map(EmbeddedRedis::port).collect(Collectors.toSet());
-    await("cluster ready", remaining(deadlineNanos), () -> {
+    await("cluster ready", FixtureWaits.remaining(deadlineNanos), () -> {
       for (int i = 0; i < nodes.size(); i++) {
         EmbeddedRedis node = nodes.get(i);
         String info = (String) Resp.command(node.port(), "CLUSTER", "INFO");
@@ -373,64 +368,24 @@ public final class LocalRedisCluster implements AutoCloseable {
     }
   }
 
-  /** What one poll of a wait finds still missing, or null when the wait is over. */
-  private interface Probe {
-    String unmet() throws IOException;
+  private void await(String what, Duration max, FixtureWaits.Probe probe)
+      throws InterruptedException, TimeoutException {
+    FixtureWaits.await(what, max, probe, this::logTails);
   }
 
-  /** Polls every 50 ms until the probe finds nothing missing; a Redis error or an I/O failure counts as not yet. */
-  private void await(String what, Duration max, Probe probe) throws InterruptedException, TimeoutException {
-    long deadline = System.nanoTime() + max.toNanos();
-    while (true) {
-      String unmet;
-      try {
-        unmet = probe.unmet();
-      } catch (IOException | Resp.ErrorReply e) {
-        unmet = e.toString();
-      }
-      if (unmet == null) {
-        return;
-      }
-      if (System.nanoTime() - deadline >= 0) {
-        throw new TimeoutException(what + ": not reached within " + max.toMillis() + " ms; last missing: " + unmet
-            + "\n" + logTails());
-      }
-      TimeUnit.MILLISECONDS.sleep(POLL_MS);
-    }
-  }
-
-  private static Duration remaining(long deadlineNanos) {
-    return Duration.ofNanos(Math.max(0, deadlineNanos - System.nanoTime()));
-  }
 
   private String logTails() {
     StringBuilder s = new StringBuilder("last log lines of each node:");
     for (int i = 0; i < logs.size(); i++) {
       String role = i < masters ? "master " + i : "replica of master " + (i - masters) / Math.max(1, replicasPerMaster);
       s.append("\n  node ").append(nodes.get(i).port()).append(" (").append(role).append(", ")
-          .append(nodes.get(i).alive() ? "running" : "not running").append("): ").append(tail(logs.get(i)));
+          .append(nodes.get(i).alive() ? "running" : "not running").append("): ")
+          .append(FixtureWaits.tail(logs.get(i)));
     }
     return s.toString();
   }
 
-  private static String tail(Path log) {
-    try {
-      List<String> lines = Files.readAllLines(log, StandardCharsets.ISO_8859_1);
-      return String.join("\n    ", lines.subList(Math.max(0, lines.size() - LOG_TAIL_LINES), lines.size()));
-    } catch (IOException e) {
-      return "(no log)";
-    }
-  }
 
-  private static void deleteTree(Path root) {
-    try (Stream<Path> paths = Files.walk(root)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    } catch (IOException e) {
-      // best effort: a leftover temp directory must not fail the test that used the cluster
-    }
-  }
 
   private static int indexOf(byte[] bytes, char c, int from) {
     for (int i = from; i < bytes.length; i++) {

@@ -7,12 +7,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.stream.Stream;
 
 /**
  * A real Redis Sentinel setup on loopback for integration tests: one master, two replicas and three sentinels (quorum
@@ -34,8 +31,6 @@ public final class LocalSentinel implements AutoCloseable {
   private static final int REPLICAS = 2;
   private static final int SENTINELS = 3;
   private static final int QUORUM = 2;
-  private static final long POLL_MS = 50;
-  private static final int LOG_TAIL_LINES = 4;
 
   private final String masterName;
   private final Path dir;
@@ -174,7 +169,7 @@ public final class LocalSentinel implements AutoCloseable {
         }
       }
     }
-    deleteTree(dir);
+    FixtureWaits.deleteTree(dir);
     if (failure != null) {
       throw failure;
     }
@@ -188,7 +183,7 @@ public final class LocalSentinel implements AutoCloseable {
     }
     // Sentinels learn the replicas from the master's INFO, which they ask for at once on connecting and then only
     // every 10 s: the replicas must be listed before the sentinels start.
-    await("replicas in sync", remaining(deadlineNanos), () -> {
+    await("replicas in sync", FixtureWaits.remaining(deadlineNanos), () -> {
       String info = (String) Resp.command(master.port(), "INFO", "replication");
       for (int i = 0; i < REPLICAS; i++) {
         String replica = Resp.infoField(info, "slave" + i);
@@ -207,7 +202,7 @@ public final class LocalSentinel implements AutoCloseable {
     for (int i = 0; i < SENTINELS; i++) {
       startSentinel(master.port());
     }
-    await("sentinels ready", remaining(deadlineNanos), () -> {
+    await("sentinels ready", FixtureWaits.remaining(deadlineNanos), () -> {
       for (EmbeddedRedis sentinel : sentinels) {
         Map<String, Object> m = Resp.pairs(Resp.command(sentinel.port(), "SENTINEL", "MASTER", masterName));
         String seen = "sentinel " + sentinel.port() + ": " + masterName + " ";
@@ -247,7 +242,7 @@ public final class LocalSentinel implements AutoCloseable {
     try {
       servers.add(EmbeddedRedis.start(port, args));
     } catch (IOException e) {
-      throw new IOException(e.getMessage() + "; log: " + tail(log), e);
+      throw new IOException(e.getMessage() + "; log: " + FixtureWaits.tail(log), e);
     }
     serverLogs.add(log);
     return servers.get(servers.size() - 1);
@@ -271,7 +266,7 @@ public final class LocalSentinel implements AutoCloseable {
     try {
       sentinels.add(EmbeddedRedis.startSentinel(port, config));
     } catch (IOException e) {
-      throw new IOException(e.getMessage() + "; log: " + tail(log), e);
+      throw new IOException(e.getMessage() + "; log: " + FixtureWaits.tail(log), e);
     }
     sentinelLogs.add(log);
   }
@@ -290,67 +285,27 @@ public final class LocalSentinel implements AutoCloseable {
         .orElseThrow(() -> new IllegalStateException("port " + port + " is not a server of this setup"));
   }
 
-  /** What one poll of a wait finds still missing, or null when the wait is over. */
-  private interface Probe {
-    String unmet() throws IOException;
+  private void await(String what, Duration max, FixtureWaits.Probe probe)
+      throws InterruptedException, TimeoutException {
+    FixtureWaits.await(what, max, probe, this::logTails);
   }
 
-  /** Polls every 50 ms until the probe finds nothing missing; a Redis error or an I/O failure counts as not yet. */
-  private void await(String what, Duration max, Probe probe) throws InterruptedException, TimeoutException {
-    long deadline = System.nanoTime() + max.toNanos();
-    while (true) {
-      String unmet;
-      try {
-        unmet = probe.unmet();
-      } catch (IOException | Resp.ErrorReply e) {
-        unmet = e.toString();
-      }
-      if (unmet == null) {
-        return;
-      }
-      if (System.nanoTime() - deadline >= 0) {
-        throw new TimeoutException(what + ": not reached within " + max.toMillis() + " ms; last missing: " + unmet
-            + "\n" + logTails());
-      }
-      TimeUnit.MILLISECONDS.sleep(POLL_MS);
-    }
-  }
-
-  private static Duration remaining(long deadlineNanos) {
-    return Duration.ofNanos(Math.max(0, deadlineNanos - System.nanoTime()));
-  }
 
   private String logTails() {
     StringBuilder s = new StringBuilder("last log lines of each process:");
     for (int i = 0; i < serverLogs.size(); i++) {
       EmbeddedRedis server = servers.get(i);
       s.append("\n  ").append(i == 0 ? "master at start " : "replica at start ").append(server.port())
-          .append(server.alive() ? " (running): " : " (not running): ").append(tail(serverLogs.get(i)));
+          .append(server.alive() ? " (running): " : " (not running): ").append(FixtureWaits.tail(serverLogs.get(i)));
     }
     for (int i = 0; i < sentinelLogs.size(); i++) {
       EmbeddedRedis sentinel = sentinels.get(i);
       s.append("\n  sentinel ").append(sentinel.port())
-          .append(sentinel.alive() ? " (running): " : " (not running): ").append(tail(sentinelLogs.get(i)));
+          .append(sentinel.alive() ? " (running): " : " (not running): ")
+          .append(FixtureWaits.tail(sentinelLogs.get(i)));
     }
     return s.toString();
   }
 
-  private static String tail(Path log) {
-    try {
-      List<String> lines = Files.readAllLines(log, StandardCharsets.ISO_8859_1);
-      return String.join("\n    ", lines.subList(Math.max(0, lines.size() - LOG_TAIL_LINES), lines.size()));
-    } catch (IOException e) {
-      return "(no log)";
-    }
-  }
 
-  private static void deleteTree(Path root) {
-    try (Stream<Path> paths = Files.walk(root)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    } catch (IOException e) {
-      // best effort: a leftover temp directory must not fail the test that used the setup
-    }
-  }
 }
