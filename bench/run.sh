@@ -21,7 +21,7 @@ PACED_CONNECTIONS=${PACED_CONNECTIONS:-144}  # connections of the paced hot run
 PACE_MS=${PACE_MS:-1}            # ms each connection waits between requests in the paced hot run
 MEMORY_READERS=${MEMORY_READERS:-1000000}  # profiles cached for the memory figure (0 skips that scenario)
 MEMORY_JAVA_OPTS=${MEMORY_JAVA_OPTS:--Xmx768m}  # the memory scenario's gateway: a heap sized for a million profiles
-MEMORY_CONNECTIONS=${MEMORY_CONNECTIONS:-16}     # connections of the memory scenario's paced walk (1 ms pauses)
+MEMORY_CONNECTIONS=${MEMORY_CONNECTIONS:-32}     # connections of the memory scenario's paced walk (1 ms pauses)
 WARM_READERS=${WARM_READERS:-10000}          # readers of the warm scenario (all fit in the cache)
 WARMUP_READERS=20000             # readers w0..w19999 (no profile in Redis) used to warm restarted gateways
 PROBE_READERS=20                 # readers p0..p19, used once each to see Redis answering again after the stall
@@ -530,13 +530,14 @@ if (( MEMORY_READERS > 0 )); then
   MEM_RSS_START=$(rss_of "$GW_PID")
   # The walk fills the cache at a moderate, paced rate: this scenario measures memory, not speed. At full speed
   # under this heap, G1's pauses outgrow the read deadline and the reads they hold up fail (and are not cached).
-  # Long enough for every reader at the offered rate (at most MEMORY_CONNECTIONS x 1000 / (1 ms + latency)), with
-  # room for a second pass that re-reads any reader whose first read failed; each thread walks its share in order.
+  # Long enough for every reader at the offered rate (MEMORY_CONNECTIONS x 1000 / (1 ms + latency), counted at 300
+  # per connection and second), with room for a second pass that re-reads any reader whose first read failed; each
+  # thread walks its share in order.
   export OPENTIME_SEQUENTIAL=$THREADS
   export OPENTIME_DELAY_MS=1
   SAVED_CONNECTIONS=$CONNECTIONS
   CONNECTIONS=$MEMORY_CONNECTIONS
-  MEM_S=$(awk -v n="$MEMORY_READERS" -v c="$MEMORY_CONNECTIONS" 'BEGIN { s = 1.3 * n / (c * 500); print (s < 20 ? 20 : int(s) + 1) }')
+  MEM_S=$(awk -v n="$MEMORY_READERS" -v c="$MEMORY_CONNECTIONS" 'BEGIN { s = 1.3 * n / (c * 300); print (s < 20 ? 20 : int(s) + 1) }')
   run_wrk memory "$GW_PORT" "$MEM_TOKENS" "${MEM_S}s"
   CONNECTIONS=$SAVED_CONNECTIONS
   unset OPENTIME_SEQUENTIAL OPENTIME_DELAY_MS
