@@ -51,6 +51,7 @@ public final class ProfileStore {
    * readers whose slots live on healthy masters keep being read.
    */
   static final int CLUSTER_BREAKERS = 64;
+  private static final int CLUSTER_SLOTS = 16384;
 
   public ProfileStore(Vertx vertx, RedisConfig config, ProfileSchema schema, Ticker ticker, ProfileMeters meters) {
     this.meters = meters;
@@ -91,7 +92,7 @@ public final class ProfileStore {
 
   /** The breaker guarding reads of this Redis key. */
   private CircuitBreaker breakerFor(String key) {
-    return breakers.length == 1 ? breakers[0] : breakers[ZModem.generate(key) * CLUSTER_BREAKERS / 16384];
+    return breakers.length == 1 ? breakers[0] : breakers[ZModem.generate(key) * CLUSTER_BREAKERS / CLUSTER_SLOTS];
   }
 
   /** The options of every kind of Redis connection, for the configured deployment. */
@@ -189,19 +190,17 @@ public final class ProfileStore {
     return promise.future();
   }
 
-  /** Classifies a failed read on a link, and tells the link when it missed its deadline (a stalled client). */
+  /**
+   * Classifies a failed read on a link, and tells the link when it missed its deadline (a stalled client). Runs on
+   * the link's loop: the breaker completes where {@link #onOwningLoop} ran it.
+   */
   private static RedisUnavailableException failedOn(RedisLink link, Throwable err) {
     RedisUnavailableException failure = classify(err);
     if (failure.reason() == FallbackReason.TIMEOUT) {
-      if (Vertx.currentContext() == link.context()) {
-        link.missedDeadline();
-      } else {
-        link.context().runOnContext(v -> link.missedDeadline());
-      }
+      link.missedDeadline();
     }
     return failure;
   }
-
 
 
   /**

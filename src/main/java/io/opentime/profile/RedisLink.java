@@ -204,19 +204,12 @@ public final class RedisLink {
             c.close();
             return;
           }
-          RedisConnection replaced = connection;
-          connection = c;
-          stale = false;
+          adopt(c);
           backoff.reset();
-          if (replaced != null) {
-            replaced.close(); // its commands in flight still complete or fail on their own
-          }
           if (reportedDown) {
             LOG.info("Redis connection {} re-established", name);
             reportedDown = false;
           }
-          c.exceptionHandler(err -> dropped(c, err.getMessage(), true));
-          c.endHandler(v -> dropped(c, "connection closed", false));
         })
         .onFailure(err -> {
           connecting = false;
@@ -282,18 +275,22 @@ public final class RedisLink {
         return;
       }
       Redis old = client;
-      RedisConnection replaced = connection;
       client = fresh;
-      connection = ar.result();
-      stale = false;
-      RedisConnection c = ar.result();
-      c.exceptionHandler(err -> dropped(c, err.getMessage(), true));
-      c.endHandler(v -> dropped(c, "connection closed", false));
-      if (replaced != null) {
-        replaced.close();
-      }
+      adopt(ar.result());
       old.close();
     });
+  }
+
+  /** Makes {@code c} the link's connection, watching it for loss, and closes the one it replaces. */
+  private void adopt(RedisConnection c) {
+    RedisConnection replaced = connection;
+    connection = c;
+    stale = false;
+    c.exceptionHandler(err -> dropped(c, err.getMessage(), true));
+    c.endHandler(v -> dropped(c, "connection closed", false));
+    if (replaced != null) {
+      replaced.close(); // its commands in flight still complete or fail on their own
+    }
   }
 
   private void scheduleReconnect() {
