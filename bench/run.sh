@@ -19,6 +19,9 @@ STALL_AFTER=${STALL_AFTER:-1}    # seconds into the stalled run at which Redis i
 JAVA_OPTS=${JAVA_OPTS:-}         # extra JVM options, given to the gateway and the ceiling alike
 PACED_CONNECTIONS=${PACED_CONNECTIONS:-144}  # connections of the paced hot run
 PACE_MS=${PACE_MS:-1}            # ms each connection waits between requests in the paced hot run
+OPENLOOP_SHARES=${OPENLOOP_SHARES-0.25 0.50 0.70}  # open-loop hot rates, as shares of the gateway's hot max ("" skips)
+OPENLOOP_CONNECTIONS=${OPENLOOP_CONNECTIONS:-256}  # connections Hyperfoil opens for the open-loop runs
+OPENLOOP_JAVA_OPTS=${OPENLOOP_JAVA_OPTS:--Xms1g -Xmx1g -XX:+UseParallelGC -XX:+AlwaysPreTouch}  # Hyperfoil's JVM
 MEMORY_READERS=${MEMORY_READERS:-1000000}  # profiles cached for the memory figure (0 skips that scenario)
 MEMORY_JAVA_OPTS=${MEMORY_JAVA_OPTS:--Xmx768m}  # the memory scenario's gateway: a heap sized for a million profiles
 MEMORY_CONNECTIONS=${MEMORY_CONNECTIONS:-32}     # connections of the memory scenario's paced walk (1 ms pauses)
@@ -128,6 +131,79 @@ wait_http() { # PID PORT NAME LOG: until it answers (60 s at most), failing if t
   done
   tail -n 30 "$log"
   die "$name did not answer on port $port within 60 s"
+}
+
+# Open loop: Hyperfoil (bench/openloop/pom.xml) offers requests at fixed arrival rates, one after the other in one
+# JVM, each preceded by nothing but the previous rate (the first rate also runs once, unmeasured, as a warm-up).
+# Latency counts from each request's scheduled start, so a stalled answer is not hidden by the ones it held back.
+OPENLOOP_POM=$ROOT/bench/openloop/pom.xml
+OL_N=0
+OL_RESULTS=()   # one "rate achieved p50 p90 p99 p999 max errors" line per rate of the last run_openloop
+run_openloop() { # LABEL PORT TOKEN RATE... -> OL_RESULTS
+  local label=$1 port=$2 token=$3 rates=("${@:4}") yaml log prev="" rate rc=0 secs sessions
+  OL_N=$((OL_N + 1))
+  yaml=$RUN_DIR/openloop-$OL_N-$label.yaml
+  log=$RUN_DIR/openloop-$OL_N-$label.txt
+  secs=$(to_seconds "$DURATION")
+  {
+    echo "name: opentime-$label"
+    echo "http:"
+    echo "  host: http://127.0.0.1:$port"
+    echo "  sharedConnections: $OPENLOOP_CONNECTIONS"
+    echo "threads: $THREADS"
+    echo "phases:"
+    local name r dur
+    for rate in warmup "${rates[@]}"; do
+      if [[ $rate == warmup ]]; then name=warmup; r=${rates[0]}; dur=$WARMUP_S; else name=r$rate; r=$rate; dur=$secs; fi
+      sessions=$(( r / 2 > 1000 ? r / 2 : 1000 ))   # sessions in flight at most: half a second of arrivals
+      echo "- $name:"
+      echo "    constantRate:"
+      [[ $name == warmup ]] || echo "      startAfter: $prev"
+      echo "      usersPerSec: $r"
+      echo "      duration: ${dur}s"
+      echo "      maxSessions: $sessions"
+      echo "      scenario:"
+      echo "      - request:"
+      echo "        - httpRequest:"
+      echo "            GET: \"/v1/amp/greeting?t=$token\""
+      echo "            headers:"
+      echo "              AMP-Email-Sender: $SENDER"
+      prev=$name
+    done
+  } >"$yaml"
+  busy_warning
+  MAVEN_OPTS=$OPENLOOP_JAVA_OPTS timeout --kill-after=5 $(( WARMUP_S + ${#rates[@]} * secs + 300 )) \
+    mvn -B -q -ntp -f "$OPENLOOP_POM" io.hyperfoil:hyperfoil-maven-plugin:run -Dhyperfoil.yaml="$yaml" \
+    >"$log" 2>&1 </dev/null &
+  WRK_PID=$!   # stopped by cleanup like a wrk run
+  wait "$WRK_PID" || rc=$?
+  WRK_PID=""
+  (( rc == 0 )) || { tail -n 20 "$log"; die "open-loop run '$label' failed (exit $rc, log ${log#"$ROOT"/})"; }
+  OL_RESULTS=()
+  for rate in "${rates[@]}"; do
+    OL_RESULTS+=("$rate $(openloop_phase "r$rate" "$log")")
+  done
+}
+
+openloop_phase() { # PHASE LOG -> "achieved p50 p90 p99 p999 max errors" (ms), from Hyperfoil's per-phase report
+  awk -v phase="$1" '
+    $0 ~ ("\\] " phase "/[^ ]*: *$") { on = 1; next }
+    on && /\] [^ ]+\/[^ ]+: *$/ { on = 0 }
+    !on { next }
+    /Requests\/sec:/ { rps = $NF }
+    NF == 4 && $2 ~ /^[01]\.[0-9]+$/ {
+      if (p50 == "" && $2 >= 0.5) p50 = $1
+      if (p90 == "" && $2 >= 0.9) p90 = $1
+      if (p99 == "" && $2 >= 0.99) p99 = $1
+      if (p999 == "" && $2 >= 0.999) p999 = $1
+    }
+    /^#\[Max/ { if (match($0, /Max *= *[0-9.]+/)) { max = substr($0, RSTART, RLENGTH); sub(/.*= */, "", max) } }
+    /Socket errors:/ { gsub(/,/, ""); errs += $(NF - 4) + $(NF - 2) + $NF }
+    /Non-2xx or 3xx responses:/ { errs += $NF }
+    END {
+      if (rps == "" || p99 == "") { print "? ? ? ? ? ? ?"; exit }
+      printf "%.0f %.3f %.3f %.3f %.3f %.3f %d\n", rps, p50 / 1000, p90 / 1000, p99 / 1000, p999 / 1000, max / 1000, errs
+    }' "$2"
 }
 
 GW_N=0
@@ -366,7 +442,7 @@ echo "  gateway median: $GW_MED req/s, p99 $GW_P99_MED ms"
 echo "  gateway non-200 answers over all rounds: $HOT_NON200"
 verdict "hot: ratio gateway/ceiling = $HOT_RATIO (target >= 0.80)" "$HOT_RATIO >= 0.80"
 echo "  hot: gateway median p99 at saturation = $GW_P99_MED ms (informative: the p99 target applies at 70% of the" \
-  "maximum rate, the paced run below)"
+  "maximum rate, the constant-rate runs below)"
 
 # Paced: the same requests at a rate well below saturation, where latency measures the server, not the queue of
 # a CPU shared with wrk. Offered rate ~ PACED_CONNECTIONS * 1000 / (PACE_MS + latency).
@@ -384,7 +460,43 @@ PACED_SHARE=$(ratio "$PACED_GW_RPS" "$GW_MED")
 unset OPENTIME_DELAY_MS
 CONNECTIONS=$SAVED_CONNECTIONS
 echo "  paced: $PACED_CONNECTIONS connections, ${PACE_MS} ms between requests: gateway at $PACED_GW_RPS req/s ($PACED_SHARE of its saturated median)"
-verdict "hot, paced: gateway p99 = $PACED_GW_P99 ms at $PACED_SHARE of max (target < 5 ms)" "$PACED_GW_P99 < 5"
+echo "  paced (closed loop): gateway p99 = $PACED_GW_P99 ms at $PACED_SHARE of max; ceiling p99 $PACED_CEIL_P99 ms"
+
+# Constant rate (open loop): the p99 target's own load. Each share of the gateway's hot median is offered to the
+# ceiling, then to the gateway, at that fixed arrival rate.
+OL_SUMMARY=""
+if [[ -n ${OPENLOOP_SHARES// /} ]]; then
+  require_tools mvn
+  OL_RATES=()
+  for share in $OPENLOOP_SHARES; do
+    is_true "$share > 0 && $share <= 1" || die "OPENLOOP_SHARES: '$share' is not a share in (0, 1]"
+    OL_RATES+=("$(awk -v s="$share" -v m="$GW_MED" 'BEGIN { printf "%d", s * m }')")
+  done
+  echo "  open loop (Hyperfoil, $OPENLOOP_CONNECTIONS connections): rates ${OL_RATES[*]} req/s = shares $OPENLOOP_SHARES of the gateway's hot median"
+  run_openloop ceiling "$CEIL_PORT" "$HOT_TOKEN" "${OL_RATES[@]}"
+  OL_CEIL=("${OL_RESULTS[@]}")
+  run_openloop gateway "$GW_PORT" "$HOT_TOKEN" "${OL_RATES[@]}"
+  OL_GW=("${OL_RESULTS[@]}")
+  for i in "${!OL_RATES[@]}"; do
+    for who in ceiling gateway; do
+      if [[ $who == ceiling ]]; then line=${OL_CEIL[$i]}; else line=${OL_GW[$i]}; fi
+      read -r rate got p50 p90 p99 p999 max errs <<<"$line"
+      short=""
+      [[ $got != "?" ]] && ! is_true "$got >= 0.97 * $rate" && short="  (the generator fell short of the rate)"
+      printf '  open loop %-8s rate=%6s  achieved=%6s  p50=%7s  p90=%7s  p99=%7s  p99.9=%8s  max=%8s ms  errors=%s%s\n' \
+        "$who" "$rate" "$got" "$p50" "$p90" "$p99" "$p999" "$max" "$errs" "$short"
+    done
+  done
+  read -r _ _ _ _ OL_CEIL_P99 _ <<<"${OL_CEIL[-1]}"
+  read -r OL_RATE OL_GOT _ _ OL_GW_P99 _ _ OL_ERRS <<<"${OL_GW[-1]}"
+  OL_SHARE=$(ratio "$OL_RATE" "$GW_MED")
+  [[ $OL_GW_P99 != "?" ]] || die "the open-loop report of the gateway at $OL_RATE req/s was not found (log in ${RUN_DIR#"$ROOT"/})"
+  OL_SUMMARY="gateway p99 $OL_GW_P99 ms at $OL_RATE req/s ($OL_SHARE of max, achieved $OL_GOT, errors $OL_ERRS); ceiling p99 $OL_CEIL_P99 ms"
+  verdict "hot, constant rate: gateway p99 = $OL_GW_P99 ms at $OL_SHARE of max (target < 5 ms; ceiling $OL_CEIL_P99 ms)" \
+    "$OL_GW_P99 < 5 && $OL_ERRS == 0"
+else
+  verdict "hot, paced: gateway p99 = $PACED_GW_P99 ms at $PACED_SHARE of max (target < 5 ms)" "$PACED_GW_P99 < 5"
+fi
 
 # Recommendations fragment (issue #3): a rendered recommendations fragment from cache against the cache-hit
 # greeting JSON, same gateway, same script, alternating.
@@ -565,6 +677,7 @@ echo
 echo "== summary ($TS)"
 echo "  hot:     ceiling $CEIL_MED req/s (p99 $CEIL_P99_MED ms), gateway $GW_MED req/s (p99 $GW_P99_MED ms), medians of $ROUNDS; ratio $HOT_RATIO"
 echo "  paced:   gateway $PACED_GW_RPS req/s ($PACED_SHARE of max), p99 $PACED_GW_P99 ms; ceiling p99 $PACED_CEIL_P99 ms"
+[[ -z $OL_SUMMARY ]] || echo "  open:    $OL_SUMMARY"
 echo "  stalled: $ST_RPS req/s, p99 $ST_P99 ms, non-200 $ST_NON200, socket errors/timeouts $ST_ERRS"
 echo "  warm:    $WARM_RPS req/s, p99 $WARM_P99 ms, ratio to ceiling $WARM_RATIO"
 echo "  cold:    $COLD_RPS req/s, p99 $COLD_P99 ms, ratio to ceiling $COLD_RATIO (target >= 0.50)"
