@@ -41,8 +41,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Gateway {
 
-  /** Verified tokens remembered (about 300 bytes each): enough for the opens of a large send's first minutes. */
-  static final long VERIFIED_TOKENS = 100_000;
+  /** Slots of the verified-token table (about 300 bytes per remembered token, 512 KiB of slots). */
+  static final int VERIFIED_TOKENS = 1 << 17;
   /** Longest wait at shutdown for Kafka to acknowledge the events still queued. */
   static final java.time.Duration PUBLISHER_FLUSH = java.time.Duration.ofSeconds(5);
   private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);

@@ -1,6 +1,7 @@
 package io.opentime.token;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Clock;
 import java.time.Instant;
@@ -55,5 +56,39 @@ class VerifiedTokensTest {
     assertThat(tokens.verify(tampered).rejection()).isEqualTo(TokenRejection.BAD_SIGNATURE);
     assertThat(tokens.verify(null).rejection()).isEqualTo(TokenRejection.MISSING);
     assertThat(tokens.verify("garbage").rejection()).isEqualTo(TokenRejection.MALFORMED);
+  }
+
+  @Test
+  @DisplayName("a valid token is remembered; a rejected one is not")
+  void remembersOnlyValid() {
+    String t = codec.mint(new TokenClaims("r-1", null, clock.now.getEpochSecond() + 60));
+    assertThat(tokens.remembers(t)).isFalse();
+    assertThat(tokens.verify(t).valid()).isTrue();
+    assertThat(tokens.remembers(t)).isTrue();
+    String expired = codec.mint(new TokenClaims("r-2", null, clock.now.getEpochSecond() - 1));
+    assertThat(tokens.verify(expired).rejection()).isEqualTo(TokenRejection.EXPIRED);
+    assertThat(tokens.remembers(expired)).isFalse();
+  }
+
+  @Test
+  @DisplayName("tokens sharing a slot each get their own claims, never the other's")
+  void sharedSlotNeverMixesReaders() {
+    VerifiedTokens oneSlot = new VerifiedTokens(codec, 1);
+    String a = codec.mint(new TokenClaims("reader-a", "c", clock.now.getEpochSecond() + 60));
+    String b = codec.mint(new TokenClaims("reader-b", "c", clock.now.getEpochSecond() + 60));
+    for (int i = 0; i < 3; i++) {
+      assertThat(oneSlot.verify(a).claims().uid()).isEqualTo("reader-a");
+      assertThat(oneSlot.remembers(a)).isTrue();
+      assertThat(oneSlot.verify(b).claims().uid()).isEqualTo("reader-b");
+      assertThat(oneSlot.remembers(a)).isFalse();
+      assertThat(oneSlot.verify(b).claims().uid()).isEqualTo("reader-b");
+    }
+  }
+
+  @Test
+  @DisplayName("the table size must be sensible")
+  void badSize() {
+    assertThatThrownBy(() -> new VerifiedTokens(codec, 0))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("slots");
   }
 }
