@@ -2,7 +2,8 @@
 # Renders the plots of docs/benchmarks.md from a bench/run.sh run: latency percentiles per scenario and answers per
 # second over time (from the RESULT and SERIES lines the wrk script prints).
 # Usage (from the repo root): bash bench/plot.sh [bench/out/run-<timestamp>]   (default: the newest run)
-# Output: docs/img/latency-percentiles.png, docs/img/throughput.png. Needs gnuplot (installed with apt-get if
+# Output: docs/img/latency-percentiles.png, docs/img/throughput.png, docs/img/open-loop.png (p50 and p99 of the
+# constant-rate runs by offered rate, from the run's results file). Needs gnuplot (installed with apt-get if
 # missing, when run as root).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,7 +25,7 @@ trap 'rm -rf "$DATA"' EXIT
 
 # The scenarios plotted, by the label run.sh gives their wrk log, and the name shown.
 SCENARIOS=("hot-ceiling-1:ceiling, hot" "hot-gateway-1:gateway, hot" "paced-gateway:gateway, paced"
-  "warm:gateway, warm (10k readers)" "stalled:gateway, Redis stalled" "cold:gateway, cold (100k readers)")
+  "warm:gateway, warm (10k readers)" "cold:gateway, cold (a million readers)" "stalled:gateway, Redis stalled")
 
 PCT=$DATA/percentiles.dat
 echo "# scenario p50 p90 p99 p99.9" >"$PCT"
@@ -83,4 +84,31 @@ GP
   echo "wrote $OUT/throughput.png"
 else
   echo "no SERIES lines in $RUN (a run from before the wrk script printed them): no throughput plot"
+fi
+
+# Constant rate (open loop): the "open loop ceiling|gateway rate=..." lines of the run's results file
+RESULTS_FILE=bench/out/results-$(basename "$RUN" | sed 's/^run-//').txt
+if [[ -f $RESULTS_FILE ]] && grep -q '^  open loop \(ceiling\|gateway\) ' "$RESULTS_FILE"; then
+  for who in ceiling gateway; do
+    grep "^  open loop $who " "$RESULTS_FILE" | sed 's/= */=/g' | tr ' ' '\n' | awk -F= '
+      $1 == "rate" { r = $2 } $1 == "p50" { p50 = $2 } $1 == "p99" { print r, p50, $2 }' >"$DATA/ol-$who.dat"
+  done
+  gnuplot <<GP
+set terminal pngcairo size 1000,560 font "sans,10"
+set output "$OUT/open-loop.png"
+set title "Constant arrival rate (Hyperfoil, open loop), hot reader: latency by offered rate ($(basename "$RUN"))"
+set xlabel "offered requests per second"
+set ylabel "ms (log scale)"
+set logscale y
+set key top left
+set grid
+plot "$DATA/ol-ceiling.dat" using 1:3 with linespoints title "ceiling p99", \
+     "$DATA/ol-gateway.dat" using 1:3 with linespoints title "gateway p99", \
+     "$DATA/ol-ceiling.dat" using 1:2 with linespoints dashtype 2 title "ceiling p50", \
+     "$DATA/ol-gateway.dat" using 1:2 with linespoints dashtype 2 title "gateway p50", \
+     5 with lines dashtype 3 lc rgb "red" title "target: p99 < 5 ms"
+GP
+  echo "wrote $OUT/open-loop.png"
+else
+  echo "no open-loop lines in $RESULTS_FILE: no open-loop plot"
 fi
