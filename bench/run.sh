@@ -21,6 +21,8 @@ PACED_CONNECTIONS=${PACED_CONNECTIONS:-144}  # connections of the paced hot run
 PACE_MS=${PACE_MS:-1}            # ms each connection waits between requests in the paced hot run
 OPENLOOP_SHARES=${OPENLOOP_SHARES-0.25 0.50 0.70}  # open-loop hot rates, as shares of the gateway's hot max ("" skips)
 OPENLOOP_CONNECTIONS=${OPENLOOP_CONNECTIONS:-256}  # connections Hyperfoil opens for the open-loop runs
+OPENLOOP_THREADS=${OPENLOOP_THREADS:-1}            # Hyperfoil's event loops (each can take a core from the server)
+OPENLOOP_WARMUP=${OPENLOOP_WARMUP:-15s}            # unmeasured first rate, for Hyperfoil's own JIT
 OPENLOOP_JAVA_OPTS=${OPENLOOP_JAVA_OPTS:--Xms1g -Xmx1g -XX:+UseParallelGC -XX:+AlwaysPreTouch}  # Hyperfoil's JVM
 MEMORY_READERS=${MEMORY_READERS:-1000000}  # profiles cached for the memory figure (0 skips that scenario)
 MEMORY_JAVA_OPTS=${MEMORY_JAVA_OPTS:--Xmx768m}  # the memory scenario's gateway: a heap sized for a million profiles
@@ -150,11 +152,11 @@ run_openloop() { # LABEL PORT TOKEN RATE... -> OL_RESULTS
     echo "http:"
     echo "  host: http://127.0.0.1:$port"
     echo "  sharedConnections: $OPENLOOP_CONNECTIONS"
-    echo "threads: $THREADS"
+    echo "threads: $OPENLOOP_THREADS"
     echo "phases:"
     local name r dur
     for rate in warmup "${rates[@]}"; do
-      if [[ $rate == warmup ]]; then name=warmup; r=${rates[0]}; dur=$WARMUP_S; else name=r$rate; r=$rate; dur=$secs; fi
+      if [[ $rate == warmup ]]; then name=warmup; r=${rates[0]}; dur=$(to_seconds "$OPENLOOP_WARMUP"); else name=r$rate; r=$rate; dur=$secs; fi
       sessions=$(( r / 2 > 1000 ? r / 2 : 1000 ))   # sessions in flight at most: half a second of arrivals
       echo "- $name:"
       echo "    constantRate:"
@@ -172,7 +174,7 @@ run_openloop() { # LABEL PORT TOKEN RATE... -> OL_RESULTS
     done
   } >"$yaml"
   busy_warning
-  MAVEN_OPTS=$OPENLOOP_JAVA_OPTS timeout --kill-after=5 $(( WARMUP_S + ${#rates[@]} * secs + 300 )) \
+  MAVEN_OPTS=$OPENLOOP_JAVA_OPTS timeout --kill-after=5 $(( $(to_seconds "$OPENLOOP_WARMUP") + ${#rates[@]} * secs + 300 )) \
     mvn -B -q -ntp -f "$OPENLOOP_POM" io.hyperfoil:hyperfoil-maven-plugin:run -Dhyperfoil.yaml="$yaml" \
     >"$log" 2>&1 </dev/null &
   WRK_PID=$!   # stopped by cleanup like a wrk run
@@ -507,6 +509,10 @@ if [[ -n ${OPENLOOP_SHARES// /} ]]; then
   OL_SUMMARY="gateway p99 $OL_GW_P99 ms at $OL_RATE req/s ($OL_SHARE of max, achieved $OL_GOT, errors $OL_ERRS); ceiling p99 $OL_CEIL_P99 ms"
   verdict "hot, constant rate: gateway p99 = $OL_GW_P99 ms at $OL_SHARE of max (target < 5 ms; ceiling $OL_CEIL_P99 ms)" \
     "$OL_GW_P99 < 5 && $OL_ERRS == 0"
+  if ! is_true "$OL_CEIL_P99 < 5"; then
+    echo "  note: the no-work ceiling misses 5 ms at this rate too: the load generator, sharing the cores, sets this" \
+      "figure, not the server (an open-loop generator on another machine is needed to measure it)"
+  fi
 else
   verdict "hot, paced: gateway p99 = $PACED_GW_P99 ms at $PACED_SHARE of max (target < 5 ms)" "$PACED_GW_P99 < 5"
 fi
