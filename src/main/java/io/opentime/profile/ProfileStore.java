@@ -29,6 +29,12 @@ import org.slf4j.LoggerFactory;
  * <p>Failure semantics: the returned future fails with a {@link RedisUnavailableException} whose reason says why
  * (timeout, error, breaker open, not connected). While the breaker is open nothing is sent to Redis, so a hung Redis
  * does not accumulate commands; after {@code breaker.reset-after} one probe read is let through.
+ *
+ * <p>Deadlines and stalls: a read's deadline timer runs on its link's event loop. When that loop itself was stalled
+ * (a long garbage-collection pause, CPU starvation), every read in flight misses its deadline at once, late, through
+ * no fault of Redis: such a miss still answers defaults, but is not counted towards opening the breaker (nor towards
+ * rebuilding a cluster client). Without this, one 100 ms pause under load opened the breaker and turned a second of
+ * answers into defaults while Redis was healthy.
  */
 public final class ProfileStore {
 
@@ -44,6 +50,10 @@ public final class ProfileStore {
   private final AtomicInteger breakersOpen = new AtomicInteger();
   private final ProfileMeters meters;
   private final RedisEndpoints endpoints;
+  private final Vertx vertx;
+  private final long deadlineMs;
+  /** A deadline timer that fires this much later than due means the loop was stalled, not that Redis was slow. */
+  private final long stallNanos;
 
   /**
    * Breakers in Cluster mode: the 16384 slots in groups of 256. A master owns whole ranges of slots, so a master that
@@ -52,10 +62,21 @@ public final class ProfileStore {
    */
   static final int CLUSTER_BREAKERS = 64;
   private static final int CLUSTER_SLOTS = 16384;
+  private static final long STALL_SLACK_MIN_NANOS = 10_000_000L;
+
+  /** A read that missed its deadline because its own event loop was stalled. Not counted against Redis. */
+  static final class LoopStalledException extends RuntimeException {
+    LoopStalledException(long lateMs) {
+      super("the event loop was stalled: the read's deadline was handled " + lateMs + " ms late", null, false, false);
+    }
+  }
 
   public ProfileStore(Vertx vertx, RedisConfig config, ProfileSchema schema, Ticker ticker, ProfileMeters meters) {
     this.meters = meters;
     this.config = config;
+    this.vertx = vertx;
+    this.deadlineMs = config.deadline().toMillis();
+    this.stallNanos = Math.max(STALL_SLACK_MIN_NANOS, config.deadline().toNanos() / 2);
     this.endpoints = new RedisEndpoints(config);
     this.schema = schema;
     this.ticker = ticker;
@@ -70,10 +91,11 @@ public final class ProfileStore {
   private CircuitBreaker breaker(Vertx vertx, int index) {
     CircuitBreaker b = CircuitBreaker.create("redis-profiles-" + index, vertx, new CircuitBreakerOptions()
         .setMaxFailures(config.breakerFailures())
-        .setTimeout(config.deadline().toMillis())
+        .setTimeout(-1) // the deadline is withDeadline's, which tells a stalled loop from a slow Redis
         .setResetTimeout(config.breakerResetAfter().toMillis())
         .setFallbackOnFailure(false)
         .setNotificationAddress(null));
+    b.failurePolicy(outcome -> outcome.failed() && !(outcome.cause() instanceof LoopStalledException));
     // Logged once per outage, not on every failed probe nor for every slot group.
     b.openHandler(v -> {
       if (breakerOpen.compareAndSet(index, 0, 1) && breakersOpen.getAndIncrement() == 0) {
@@ -155,7 +177,8 @@ public final class ProfileStore {
     String key = config.profileKey(uid);
     return onOwningLoop(uid, link -> {
       long started = System.nanoTime();
-      return breakerFor(key).<Profile>execute(() -> link.send(hmget(key)).map(this::toProfile).recover(this::wrongTypeAsEmpty))
+      return breakerFor(key).<Profile>execute(() -> withDeadline(link.send(hmget(key)))
+              .map(this::toProfile).recover(this::wrongTypeAsEmpty))
           .onSuccess(p -> meters.redisRead(System.nanoTime() - started, null))
           .recover(err -> {
             RedisUnavailableException failure = failedOn(link, err);
@@ -170,7 +193,7 @@ public final class ProfileStore {
    * reading the Redis key {@code key}. Fails with a {@link RedisUnavailableException}.
    */
   public Future<Response> read(String key, Request request) {
-    return onOwningLoop(key, link -> breakerFor(key).<Response>execute(() -> link.send(request))
+    return onOwningLoop(key, link -> breakerFor(key).<Response>execute(() -> withDeadline(link.send(request)))
         .recover(err -> Future.failedFuture(failedOn(link, err))));
   }
 
@@ -191,12 +214,37 @@ public final class ProfileStore {
   }
 
   /**
-   * Classifies a failed read on a link, and tells the link when it missed its deadline (a stalled client). Runs on
-   * the link's loop: the breaker completes where {@link #onOwningLoop} ran it.
+   * The read's deadline, on the calling (the link's) event loop: fails with the breaker's {@code TimeoutException}
+   * when Redis did not answer in time, or with {@link LoopStalledException} when the timer itself ran late because
+   * the loop was stalled. A reply that arrives afterwards is dropped by the completed promise.
+   */
+  private <T> Future<T> withDeadline(Future<T> operation) {
+    Promise<T> result = Promise.promise();
+    long due = System.nanoTime() + deadlineMs * 1_000_000L;
+    long timer = vertx.setTimer(deadlineMs, id -> {
+      long late = System.nanoTime() - due;
+      result.tryFail(late > stallNanos
+          ? new LoopStalledException(late / 1_000_000L)
+          : io.vertx.circuitbreaker.TimeoutException.INSTANCE);
+    });
+    operation.onComplete(ar -> {
+      vertx.cancelTimer(timer);
+      if (ar.succeeded()) {
+        result.tryComplete(ar.result());
+      } else {
+        result.tryFail(ar.cause());
+      }
+    });
+    return result.future();
+  }
+
+  /**
+   * Classifies a failed read on a link, and tells the link when it missed its deadline (a stalled client; not when
+   * the loop itself was stalled). Runs on the link's loop: the breaker completes where {@link #onOwningLoop} ran it.
    */
   private static RedisUnavailableException failedOn(RedisLink link, Throwable err) {
     RedisUnavailableException failure = classify(err);
-    if (failure.reason() == FallbackReason.TIMEOUT) {
+    if (err instanceof io.vertx.circuitbreaker.TimeoutException) {
       link.missedDeadline();
     }
     return failure;
@@ -242,10 +290,18 @@ public final class ProfileStore {
     if (err instanceof io.vertx.circuitbreaker.TimeoutException) {
       return new RedisUnavailableException(FallbackReason.TIMEOUT, "Redis read exceeded its deadline");
     }
+    if (err instanceof LoopStalledException) {
+      return new RedisUnavailableException(FallbackReason.TIMEOUT, err.getMessage());
+    }
     if (err instanceof OpenCircuitException) {
       return new RedisUnavailableException(FallbackReason.BREAKER_OPEN, "Redis circuit breaker is open");
     }
     return new RedisUnavailableException(FallbackReason.ERROR, "Redis read failed: " + err.getMessage());
+  }
+
+  /** The registered links (for tests). */
+  List<RedisLink> links() {
+    return links;
   }
 
   public void close() {

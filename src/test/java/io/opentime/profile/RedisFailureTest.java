@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -114,6 +115,48 @@ class RedisFailureTest {
     gw.putProfile("p-after", Map.of("first_name", "Grace"));
     assertThat(awaitSource("p-after", "redis", Duration.ofSeconds(10)).body()).contains("Grace");
     assertThat(gw.gateway.services().store().breakerState()).isEqualTo(CircuitBreakerState.CLOSED);
+  }
+
+  @Test
+  @DisplayName("reads that miss their deadline because their own event loop stalled (a GC pause) do not open the breaker")
+  void stalledLoopDoesNotOpenTheBreaker() throws Exception {
+    startAll(Map.of());
+    ProfileStore store = gw.gateway.services().store();
+    int reads = 2 * gw.config.redis().breakerFailures();
+    long stallMs = 6 * gw.config.redis().deadline().toMillis();
+    redis.pause(); // no read can be answered: each must end at its deadline
+    List<Future<Profile>> pending = new ArrayList<>();
+    for (int i = 0; i < reads; i++) {
+      pending.add(store.fetch("stall-" + i));
+    }
+    // Queued after the reads on every link's loop: the reads start (and arm their deadlines), then the loop stalls
+    // past them, as in a long garbage-collection pause.
+    List<Future<?>> stalls = new ArrayList<>();
+    for (RedisLink link : store.links()) {
+      Promise<Void> stalled = Promise.promise();
+      link.context().runOnContext(v -> {
+        LockSupport.parkNanos(stallMs * 1_000_000L);
+        stalled.complete();
+      });
+      stalls.add(stalled.future());
+    }
+    Main.block(Future.all(stalls));
+    for (Future<Profile> read : pending) {
+      Main.block(read.transform(ar -> Future.succeededFuture(ar)).map(ar -> {
+        assertThat(ar.failed()).as("a read Redis never answered").isTrue();
+        assertThat(((RedisUnavailableException) ar.cause()).reason()).isEqualTo(FallbackReason.TIMEOUT);
+        return null;
+      }));
+    }
+    assertThat(store.breakerState()).as("breaker after %d late deadlines", reads).isEqualTo(CircuitBreakerState.CLOSED);
+
+    // The same reads with the loops running: they miss their deadlines on time, which does open the breaker.
+    List<Future<Profile>> onTime = new ArrayList<>();
+    for (int i = 0; i < reads; i++) {
+      onTime.add(store.fetch("slow-" + i));
+    }
+    Main.block(Future.join(onTime).otherwiseEmpty());
+    assertThat(store.breakerState()).isNotEqualTo(CircuitBreakerState.CLOSED);
   }
 
   @Test
