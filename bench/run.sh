@@ -2,6 +2,8 @@
 # Opentime benchmark: the gateway against a bare Vert.x "ceiling" server, on this machine, loopback only.
 # Usage (from the repo root): bash bench/run.sh        Knobs and how to read the output: bench/README.md
 set -euo pipefail
+# The whole script is one block, parsed before it runs: editing this file while a run is going on cannot change it.
+{
 # die, stop_pid, free_port, redis_ping, start_redis, locks, CPU ticks ...: bench/lib.sh
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -193,7 +195,7 @@ openloop_phase() { # PHASE LOG -> "achieved p50 p90 p99 p999 max errors" (ms), f
     on && /\] [^ ]+\/[^ ]+: *$/ { on = 0 }
     !on { next }
     /Requests\/sec:/ { rps = $NF }
-    NF == 4 && $2 ~ /^[01]\.[0-9]+$/ {
+    (NF == 4 || NF == 3) && $2 ~ /^[01]\.[0-9]+$/ {  # the last line (percentile 1.0) has no 4th column
       if (p50 == "" && $2 >= 0.5) p50 = $1
       if (p90 == "" && $2 >= 0.9) p90 = $1
       if (p99 == "" && $2 >= 0.99) p99 = $1
@@ -713,3 +715,5 @@ if (( BUSY_WARNINGS > 0 || START_BUSY > 10 )); then
 fi
 echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  full output: ${RESULTS#"$ROOT"/}"
+exit
+}
