@@ -35,11 +35,13 @@
 #   start_redis DIR [ARG...]          REDIS_PORT=, REDIS_PID=: $REDIS_BIN on 127.0.0.1 and a free port, no persistence,
 #                                     data in DIR/redis, log DIR/redis.log, extra redis-server ARGs; waits (10 s at
 #                                     most) until it answers PING on a port held by it alone. The caller stops it.
-#   lock_held FILE                    0 if FILE exists and its first field is a live pid (or is not a pid at all);
-#                                     a stale lock, whose process is gone, is not held
+#   lock_held FILE                    0 if FILE exists and its first field is a live pid (or is not a pid at all)
+#                                     whose start time is the one recorded after it; a stale lock, whose process is
+#                                     gone or whose pid another process now has, is not held
+#   proc_start PID                    the start time of PID in clock ticks since boot ("" if it is gone)
 #   acquire_lock FILE LABEL INTERVAL [OTHER...]
 #                                     waits, saying so every INTERVAL seconds, while FILE or one of the OTHER lock
-#                                     files is held, then creates FILE atomically with "<pid> <ISO time> <LABEL>"
+#                                     files is held, then creates FILE atomically with "<pid> <start ticks> <ISO time> <LABEL>"
 #   release_lock FILE                 removes FILE if this script ($$) holds it (safe to call when it does not)
 #   pid_ticks PID...                  the user + system CPU ticks of these processes, summed ("" or gone: 0)
 #   cpu_ticks [N...]                  "busy idle N...": the machine's busy and idle ticks since boot, then the Ns
@@ -214,13 +216,23 @@ start_redis() { # DIR [REDIS-SERVER ARG...] -> REDIS_PORT, REDIS_PID
 }
 
 # ---------------------------------------------------------------------------------------------------------------
-# Locks: "<pid> <ISO time> <label>" in one line; a lock whose pid is gone is stale and ignored
+# Locks: "<pid> <start ticks> <ISO time> <label>" in one line; a lock whose process is gone (or whose pid another process now has) is stale and ignored
 # ---------------------------------------------------------------------------------------------------------------
-lock_held() { # FILE -> 0 if it exists and its first field is a live pid (or it names none)
+proc_start() { # PID -> its start time (clock ticks since boot, /proc/PID/stat field 22), or nothing if it is gone
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  stat=${stat##*) }                      # after "pid (comm) ": comm may hold spaces
+  cut -d' ' -f20 <<<"$stat"
+}
+
+lock_held() { # FILE -> 0 if it exists and names a live process (pid, and its start time when recorded; or no pid)
   [[ -e $1 ]] || return 1
-  local pid
-  pid=$(cut -d' ' -f1 "$1" 2>/dev/null || true)
-  [[ ! $pid =~ ^[0-9]+$ ]] || kill -0 "$pid" 2>/dev/null
+  local pid start
+  read -r pid start _ <"$1" 2>/dev/null || true
+  [[ $pid =~ ^[0-9]+$ ]] || return 0
+  kill -0 "$pid" 2>/dev/null || return 1
+  # a lock from before start times were recorded has the date here; else a pid reused by another process is not held
+  [[ ! $start =~ ^[0-9]+$ ]] || [[ $(proc_start "$pid") == "$start" ]]
 }
 
 acquire_lock() { # FILE LABEL INTERVAL [OTHER...]
@@ -237,7 +249,7 @@ acquire_lock() { # FILE LABEL INTERVAL [OTHER...]
     done
     if [[ -z $busy ]]; then
       [[ -e $file ]] && rm -f "$file" 2>/dev/null   # stale
-      if ( set -C; echo "$$ $(date -Is) $label" >"$file" ) 2>/dev/null; then
+      if ( set -C; echo "$$ $(proc_start $$) $(date -Is) $label" >"$file" ) 2>/dev/null; then
         return 0
       fi
       # taken in between by another process (then wait for it), or not writable
