@@ -40,6 +40,7 @@ public final class GatewayMetrics implements ProfileMeters {
   public static final String CACHE_NAME = "profiles";
   public static final String REDIS_READS = "opentime.redis.reads";
   public static final String COALESCED = "opentime.cache.coalesced";
+  public static final String LOOP_STALLS = "opentime.redis.loop.stalls";
   public static final String SEGMENT_ERRORS = "opentime.segments.errors";
   /** Latency buckets every answer is counted in, so a dashboard can show the share answered within each. */
   static final Duration[] SLO_BUCKETS = {Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(10),
@@ -52,6 +53,7 @@ public final class GatewayMetrics implements ProfileMeters {
   private final Map<String, Timer> requests = new HashMap<>();
   private final Timer[] redisReads; // index 0: ok, then by FallbackReason ordinal + 1
   private final Counter coalesced;
+  private final Counter loopStalls;
   private final Map<String, Counter> segmentErrors = new HashMap<>();
   private final MeterRegistry registry;
   private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
@@ -90,6 +92,10 @@ public final class GatewayMetrics implements ProfileMeters {
     }
     coalesced = Counter.builder(COALESCED)
         .description("Opens that joined a Redis read already in flight for the same reader")
+        .register(registry);
+    loopStalls = Counter.builder(LOOP_STALLS)
+        .description("Redis reads that missed their deadline because the gateway's own event loop was stalled "
+            + "(GC pause, CPU starvation); answered with defaults, not counted against Redis")
         .register(registry);
     fallbacks = new Counter[FallbackReason.values().length];
     for (FallbackReason r : FallbackReason.values()) {
@@ -151,6 +157,11 @@ public final class GatewayMetrics implements ProfileMeters {
   @Override
   public void coalesced() {
     coalesced.increment();
+  }
+
+  @Override
+  public void loopStalled() {
+    loopStalls.increment();
   }
 
   /** The latency timer of a route; fetch once, keep. */

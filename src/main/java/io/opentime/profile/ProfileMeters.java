@@ -11,6 +11,10 @@ public interface ProfileMeters {
     @Override
     public void coalesced() {
     }
+
+    @Override
+    public void loopStalled() {
+    }
   };
 
   /** One profile read from Redis ended after {@code nanos}: successfully when {@code failure} is null. */
@@ -18,4 +22,10 @@ public interface ProfileMeters {
 
   /** An open joined a Redis read already in flight for the same reader instead of starting its own. */
   void coalesced();
+
+  /**
+   * A Redis read missed its deadline because its own event loop was stalled (a long GC pause, CPU starvation), not
+   * because Redis was slow: answered with defaults, not counted against Redis.
+   */
+  void loopStalled();
 }

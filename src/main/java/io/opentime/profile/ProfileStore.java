@@ -223,9 +223,13 @@ public final class ProfileStore {
     long due = System.nanoTime() + deadlineMs * 1_000_000L;
     long timer = vertx.setTimer(deadlineMs, id -> {
       long late = System.nanoTime() - due;
-      result.tryFail(late > stallNanos
-          ? new LoopStalledException(late / 1_000_000L)
-          : io.vertx.circuitbreaker.TimeoutException.INSTANCE);
+      if (late > stallNanos) {
+        if (result.tryFail(new LoopStalledException(late / 1_000_000L))) {
+          meters.loopStalled();
+        }
+      } else {
+        result.tryFail(io.vertx.circuitbreaker.TimeoutException.INSTANCE);
+      }
     });
     operation.onComplete(ar -> {
       vertx.cancelTimer(timer);

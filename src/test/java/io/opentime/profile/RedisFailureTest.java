@@ -149,6 +149,7 @@ class RedisFailureTest {
       }));
     }
     assertThat(store.breakerState()).as("breaker after %d late deadlines", reads).isEqualTo(CircuitBreakerState.CLOSED);
+    assertThat(gw.counter(GatewayMetrics.LOOP_STALLS)).as("reads counted as loop stalls").isEqualTo(reads);
 
     // The same reads with the loops running: they miss their deadlines on time, which does open the breaker.
     List<Future<Profile>> onTime = new ArrayList<>();
