@@ -10,6 +10,7 @@ import io.opentime.ops.GatewayMetrics;
 import io.opentime.support.RunningGateway;
 import io.opentime.support.TestConfig;
 import io.vertx.circuitbreaker.CircuitBreakerState;
+import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -142,11 +143,10 @@ class RedisFailureTest {
     }
     Main.block(Future.all(stalls));
     for (Future<Profile> read : pending) {
-      Main.block(read.transform(ar -> Future.succeededFuture(ar)).map(ar -> {
-        assertThat(ar.failed()).as("a read Redis never answered").isTrue();
-        assertThat(((RedisUnavailableException) ar.cause()).reason()).isEqualTo(FallbackReason.TIMEOUT);
-        return null;
-      }));
+      AsyncResult<Profile> ar = Main.block(read.transform(Future::succeededFuture));
+      assertThat(ar.failed()).as("a read Redis never answered").isTrue();
+      assertThat(ar.cause()).isInstanceOfSatisfying(RedisUnavailableException.class,
+          e -> assertThat(e.reason()).isEqualTo(FallbackReason.TIMEOUT));
     }
     assertThat(store.breakerState()).as("breaker after %d late deadlines", reads).isEqualTo(CircuitBreakerState.CLOSED);
     assertThat(gw.counter(GatewayMetrics.LOOP_STALLS)).as("reads counted as loop stalls").isEqualTo(reads);
