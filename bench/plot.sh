@@ -96,7 +96,7 @@ if [[ -f $RESULTS_FILE ]] && grep -q '^  open loop \(ceiling\|gateway\) ' "$RESU
   gnuplot <<GP
 set terminal pngcairo size 1000,560 font "sans,10"
 set output "$OUT/open-loop.png"
-set title "Constant arrival rate (Hyperfoil, open loop), hot reader: latency by offered rate ($(basename "$RUN"))"
+set title "Constant arrival rate (open loop), hot reader: latency by offered rate ($(basename "$RUN"))"
 set xlabel "offered requests per second"
 set ylabel "ms (log scale)"
 set logscale y

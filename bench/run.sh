@@ -22,9 +22,10 @@ JAVA_OPTS=${JAVA_OPTS:-}         # extra JVM options, given to the gateway and t
 PACED_CONNECTIONS=${PACED_CONNECTIONS:-144}  # connections of the paced hot run
 PACE_MS=${PACE_MS:-1}            # ms each connection waits between requests in the paced hot run
 OPENLOOP_SHARES=${OPENLOOP_SHARES-0.25 0.50 0.70}  # open-loop hot rates, as shares of the gateway's hot max ("" skips)
-OPENLOOP_CONNECTIONS=${OPENLOOP_CONNECTIONS:-256}  # connections Hyperfoil opens for the open-loop runs
-OPENLOOP_THREADS=${OPENLOOP_THREADS:-1}            # Hyperfoil's event loops (each can take a core from the server)
-OPENLOOP_WARMUP=${OPENLOOP_WARMUP:-15s}            # unmeasured first rate, for Hyperfoil's own JIT
+OPENLOOP_GENERATOR=${OPENLOOP_GENERATOR:-openloop} # openloop (bench/openloop/openloop.c, built with gcc) or hyperfoil
+OPENLOOP_CONNECTIONS=${OPENLOOP_CONNECTIONS:-256}  # keep-alive connections the open-loop generator opens
+OPENLOOP_WARMUP=${OPENLOOP_WARMUP:-15s}            # unmeasured first rate (the servers' and Hyperfoil's JIT)
+OPENLOOP_THREADS=${OPENLOOP_THREADS:-1}            # Hyperfoil only: its event loops (each can take a core)
 OPENLOOP_JAVA_OPTS=${OPENLOOP_JAVA_OPTS:--Xms1g -Xmx1g -XX:+UseParallelGC -XX:+AlwaysPreTouch}  # Hyperfoil's JVM
 MEMORY_READERS=${MEMORY_READERS:-1000000}  # profiles cached for the memory figure (0 skips that scenario)
 MEMORY_JAVA_OPTS=${MEMORY_JAVA_OPTS:--Xmx768m}  # the memory scenario's gateway: a heap sized for a million profiles
@@ -137,13 +138,65 @@ wait_http() { # PID PORT NAME LOG: until it answers (60 s at most), failing if t
   die "$name did not answer on port $port within 60 s"
 }
 
-# Open loop: Hyperfoil (bench/openloop/pom.xml) offers requests at fixed arrival rates, one after the other in one
-# JVM, each preceded by nothing but the previous rate (the first rate also runs once, unmeasured, as a warm-up).
-# Latency counts from each request's scheduled start, so a stalled answer is not hidden by the ones it held back.
+# Open loop: requests offered at fixed arrival rates, one rate after the other in one generator process, the first
+# rate also run once before, unmeasured, as a warm-up. Latency counts from each request's scheduled start, so a
+# stalled answer is not hidden by the ones it held back. Two generators: bench/openloop/openloop.c (default; C,
+# one thread, about 17 us of CPU per request on this machine, nearly all of it the kernel's loopback TCP) and
+# Hyperfoil (bench/openloop/pom.xml; a JVM, about twice that, kept to cross-check the C one at low rates).
 OPENLOOP_POM=$ROOT/bench/openloop/pom.xml
+OPENLOOP_BIN=$OUT/openloop
 OL_N=0
-OL_RESULTS=()   # one "rate achieved p50 p90 p99 p999 max errors" line per rate of the last run_openloop
+OL_RESULTS=()   # one "rate achieved p50 p90 p99 p999 max errors lag_p99" line per rate of the last run_openloop
 run_openloop() { # LABEL PORT TOKEN RATE... -> OL_RESULTS
+  case $OPENLOOP_GENERATOR in
+    openloop) run_openloop_c "$@" ;;
+    hyperfoil) run_hyperfoil "$@" ;;
+    *) die "OPENLOOP_GENERATOR: '$OPENLOOP_GENERATOR' is neither openloop nor hyperfoil" ;;
+  esac
+}
+
+build_openloop() { # compiles bench/openloop/openloop.c into bench/out/openloop
+  require_tools gcc
+  gcc -O2 -Wall -Werror -o "$OPENLOOP_BIN.tmp" "$ROOT/bench/openloop/openloop.c" \
+    || die "could not build bench/openloop/openloop.c (gcc)"
+  mv -f "$OPENLOOP_BIN.tmp" "$OPENLOOP_BIN"
+}
+
+run_openloop_c() { # LABEL PORT TOKEN RATE... -> OL_RESULTS
+  local label=$1 port=$2 token=$3 rates=("${@:4}") log rc=0 secs warm rate
+  OL_N=$((OL_N + 1))
+  log=$RUN_DIR/openloop-$OL_N-$label.txt
+  secs=$(to_seconds "$DURATION")
+  warm=$(to_seconds "$OPENLOOP_WARMUP")
+  busy_warning
+  timeout --kill-after=5 $(( warm + ${#rates[@]} * (secs + 3) + 60 )) \
+    "$OPENLOOP_BIN" -p "$port" -r "$(IFS=,; echo "${rates[*]}")" -d "$secs" -w "$warm" -c "$OPENLOOP_CONNECTIONS" \
+    -H "AMP-Email-Sender: $SENDER" "/v1/amp/greeting?t=$token" >"$log" 2>&1 </dev/null &
+  WRK_PID=$!   # stopped by cleanup like a wrk run
+  wait "$WRK_PID" || rc=$?
+  WRK_PID=""
+  (( rc == 0 )) || { tail -n 20 "$log"; die "open-loop run '$label' failed (exit $rc, log ${log#"$ROOT"/})"; }
+  OL_RESULTS=()
+  for rate in "${rates[@]}"; do
+    OL_RESULTS+=("$rate $(openloop_c_result "$rate" "$log")")
+  done
+}
+
+openloop_c_result() { # RATE LOG -> "achieved p50 p90 p99 p999 max errors lag_p99" (ms), from openloop's RESULT line
+  awk -v rate="$1" '
+    $1 == "RESULT" {
+      split("", f)
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      if (f["rate"] == rate) {
+        printf "%s %s %s %s %s %s %d %s\n", f["achieved"], f["p50"], f["p90"], f["p99"], f["p999"], f["max"],
+          f["errors"] + f["non2xx"] + f["unsent"], f["lag_p99"]
+        found = 1
+      }
+    }
+    END { if (!found) print "? ? ? ? ? ? ? ?" }' "$2"
+}
+
+run_hyperfoil() { # LABEL PORT TOKEN RATE... -> OL_RESULTS
   local label=$1 port=$2 token=$3 rates=("${@:4}") yaml log prev="" rate rc=0 secs sessions
   OL_N=$((OL_N + 1))
   yaml=$RUN_DIR/openloop-$OL_N-$label.yaml
@@ -185,7 +238,7 @@ run_openloop() { # LABEL PORT TOKEN RATE... -> OL_RESULTS
   (( rc == 0 )) || { tail -n 20 "$log"; die "open-loop run '$label' failed (exit $rc, log ${log#"$ROOT"/})"; }
   OL_RESULTS=()
   for rate in "${rates[@]}"; do
-    OL_RESULTS+=("$rate $(openloop_phase "r$rate" "$log")")
+    OL_RESULTS+=("$rate $(openloop_phase "r$rate" "$log") -")
   done
 }
 
@@ -356,6 +409,13 @@ STDBUF=""
 command -v stdbuf >/dev/null && STDBUF="stdbuf -oL"
 require_tools java curl awk sed sort cmp diff
 redis_server_bin "$JAR" "$OUT"
+if [[ -n ${OPENLOOP_SHARES// /} ]]; then
+  case $OPENLOOP_GENERATOR in
+    openloop) build_openloop ;;
+    hyperfoil) require_tools mvn ;;
+    *) die "OPENLOOP_GENERATOR: '$OPENLOOP_GENERATOR' is neither openloop nor hyperfoil" ;;
+  esac
+fi
 
 CORES=$(nproc)
 echo "== Opentime benchmark $TS"
@@ -483,13 +543,12 @@ echo "  paced (closed loop): gateway p99 = $PACED_GW_P99 ms at $PACED_SHARE of m
 # ceiling, then to the gateway, at that fixed arrival rate.
 OL_SUMMARY=""
 if [[ -n ${OPENLOOP_SHARES// /} ]]; then
-  require_tools mvn
   OL_RATES=()
   for share in $OPENLOOP_SHARES; do
     is_true "$share > 0 && $share <= 1" || die "OPENLOOP_SHARES: '$share' is not a share in (0, 1]"
     OL_RATES+=("$(awk -v s="$share" -v m="$GW_MED" 'BEGIN { printf "%d", s * m }')")
   done
-  echo "  open loop (Hyperfoil, $OPENLOOP_CONNECTIONS connections): rates ${OL_RATES[*]} req/s = shares $OPENLOOP_SHARES of the gateway's hot median"
+  echo "  open loop ($OPENLOOP_GENERATOR, $OPENLOOP_CONNECTIONS connections): rates ${OL_RATES[*]} req/s = shares $OPENLOOP_SHARES of the gateway's hot median"
   run_openloop ceiling "$CEIL_PORT" "$HOT_TOKEN" "${OL_RATES[@]}"
   OL_CEIL=("${OL_RESULTS[@]}")
   run_openloop gateway "$GW_PORT" "$HOT_TOKEN" "${OL_RATES[@]}"
@@ -497,15 +556,15 @@ if [[ -n ${OPENLOOP_SHARES// /} ]]; then
   for i in "${!OL_RATES[@]}"; do
     for who in ceiling gateway; do
       if [[ $who == ceiling ]]; then line=${OL_CEIL[$i]}; else line=${OL_GW[$i]}; fi
-      read -r rate got p50 p90 p99 p999 max errs <<<"$line"
+      read -r rate got p50 p90 p99 p999 max errs lag <<<"$line"
       short=""
       [[ $got != "?" ]] && ! is_true "$got >= 0.97 * $rate" && short="  (the generator fell short of the rate)"
-      printf '  open loop %-8s rate=%6s  achieved=%6s  p50=%7s  p90=%7s  p99=%7s  p99.9=%8s  max=%8s ms  errors=%s%s\n' \
-        "$who" "$rate" "$got" "$p50" "$p90" "$p99" "$p999" "$max" "$errs" "$short"
+      printf '  open loop %-8s rate=%6s  achieved=%6s  p50=%7s  p90=%7s  p99=%7s  p99.9=%8s  max=%8s ms  errors=%s  late_p99=%s ms%s\n' \
+        "$who" "$rate" "$got" "$p50" "$p90" "$p99" "$p999" "$max" "$errs" "$lag" "$short"
     done
   done
   read -r _ _ _ _ OL_CEIL_P99 _ <<<"${OL_CEIL[-1]}"
-  read -r OL_RATE OL_GOT _ _ OL_GW_P99 _ _ OL_ERRS <<<"${OL_GW[-1]}"
+  read -r OL_RATE OL_GOT _ _ OL_GW_P99 _ _ OL_ERRS _ <<<"${OL_GW[-1]}"
   OL_SHARE=$(ratio "$OL_RATE" "$GW_MED")
   [[ $OL_GW_P99 != "?" ]] || die "the open-loop report of the gateway at $OL_RATE req/s was not found (log in ${RUN_DIR#"$ROOT"/})"
   OL_SUMMARY="gateway p99 $OL_GW_P99 ms at $OL_RATE req/s ($OL_SHARE of max, achieved $OL_GOT, errors $OL_ERRS); ceiling p99 $OL_CEIL_P99 ms"
@@ -516,7 +575,7 @@ if [[ -n ${OPENLOOP_SHARES// /} ]]; then
     echo "  constant rate: no verdict, the highest share offered ($OL_SHARE) is below the target's 0.70 of max"
   fi
   if [[ $OL_CEIL_P99 == "?" ]]; then
-    echo "  note: Hyperfoil's report of the ceiling at this rate was not found (log in ${RUN_DIR#"$ROOT"/})"
+    echo "  note: the generator's report of the ceiling at this rate was not found (log in ${RUN_DIR#"$ROOT"/})"
   elif ! is_true "$OL_CEIL_P99 < 5"; then
     echo "  note: the no-work ceiling misses 5 ms at this rate too: the load generator, sharing the cores, sets this" \
       "figure, not the server (an open-loop generator on another machine is needed to measure it)"
