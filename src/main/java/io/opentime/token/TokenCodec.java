@@ -118,7 +118,7 @@ public final class TokenCodec {
     } catch (IllegalArgumentException | IOException e) {
       return TokenVerification.rejected(TokenRejection.MALFORMED);
     }
-    if (clock.instant().getEpochSecond() >= claims.expiresAt()) {
+    if (epochSecond() >= claims.expiresAt()) {
       return TokenVerification.rejected(TokenRejection.EXPIRED);
     }
     return TokenVerification.ok(claims);
@@ -135,7 +135,16 @@ public final class TokenCodec {
 
   /** The current time as the codec sees it, in epoch seconds (for callers that re-check expiry of cached claims). */
   public long nowEpochSecond() {
-    return clock.instant().getEpochSecond();
+    return epochSecond();
+  }
+
+  /**
+   * Whole seconds since the epoch. {@code Clock.millis()}, not {@code instant()}: the system clock's instant goes
+   * through a native call that the profile of the cold path showed at about 2% of the gateway's CPU, while its
+   * millis is the JIT-intrinsic {@code System.currentTimeMillis()}.
+   */
+  private long epochSecond() {
+    return Math.floorDiv(clock.millis(), 1000L);
   }
 
   private static boolean isTokenAlphabet(String s) {
