@@ -9,6 +9,7 @@ import io.vertx.circuitbreaker.OpenCircuitException;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
@@ -277,14 +278,13 @@ public final class ProfileStore {
   }
 
   private Profile toProfile(Response reply) {
-    String[] values = new String[schema.size()];
-    if (reply != null) {
-      for (int i = 0; i < values.length && i < reply.size(); i++) {
-        Response v = reply.get(i);
-        values[i] = v == null ? null : v.toString();
-      }
+    int fields = schema.size();
+    Buffer[] values = new Buffer[reply == null ? 0 : Math.min(fields, reply.size())];
+    for (int i = 0; i < values.length; i++) {
+      Response v = reply.get(i);
+      values[i] = v == null ? null : v.toBuffer();
     }
-    return new Profile(values, ticker.read());
+    return Profile.fromBuffers(values, fields, ticker.read());
   }
 
   private static RedisUnavailableException classify(Throwable err) {
