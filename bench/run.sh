@@ -19,6 +19,7 @@ READERS=${READERS:-1000000}      # profiles in Redis, random readers of the stal
 WARMUP=${WARMUP:-5s}             # wrk warm-up of each freshly started server (not measured)
 STALL_AFTER=${STALL_AFTER:-1}    # seconds into the stalled run at which Redis is SIGSTOPped
 JAVA_OPTS=${JAVA_OPTS:-}         # extra JVM options, given to the gateway and the ceiling alike
+GATEWAY_JAVA_OPTS=${GATEWAY_JAVA_OPTS--XX:MaxTenuringThreshold=1}  # the gateway's own, as the Dockerfile ships them
 PACED_CONNECTIONS=${PACED_CONNECTIONS:-144}  # connections of the paced hot run
 PACE_MS=${PACE_MS:-1}            # ms each connection waits between requests in the paced hot run
 OPENLOOP_SHARES=${OPENLOOP_SHARES-0.25 0.50 0.70}  # open-loop hot rates, as shares of the gateway's hot max ("" skips)
@@ -275,7 +276,7 @@ start_gateway() {
   OPENTIME_HTTP_HOST=127.0.0.1 OPENTIME_HTTP_PORT=$GW_PORT OPENTIME_REDIS_URL=redis://127.0.0.1:$REDIS_PORT \
     OPENTIME_MANAGEMENT_HOST=127.0.0.1 OPENTIME_MANAGEMENT_PORT=$GW_MGMT_PORT \
     OPENTIME_TOKEN_KEYS=$TOKEN_KEYS OPENTIME_AMP_SENDERS=$SENDER OPENTIME_REDIS_DEADLINE=$DEADLINE \
-    java $JAVA_OPTS -jar "$JAR" serve >"$GW_LOG" 2>&1 </dev/null &
+    java $JAVA_OPTS $GATEWAY_JAVA_OPTS -jar "$JAR" serve >"$GW_LOG" 2>&1 </dev/null &
   GW_PID=$!
   wait_http "$GW_PID" "$GW_PORT" "gateway #$GW_N" "$GW_LOG"
   echo "  gateway #$GW_N: pid $GW_PID, http://127.0.0.1:$GW_PORT, log ${GW_LOG#"$ROOT"/}"
@@ -425,7 +426,7 @@ echo "wrk:     $( (wrk -v 2>&1 || true) | head -n 1)"
 echo "redis:   $("$REDIS_BIN" --version | head -n 1)"
 echo "jar:     $JAR"
 echo "knobs:   DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS ROUNDS=$ROUNDS READERS=$READERS WARMUP=$WARMUP" \
-  "OPENTIME_REDIS_DEADLINE=$DEADLINE${JAVA_OPTS:+ JAVA_OPTS=$JAVA_OPTS}"
+  "OPENTIME_REDIS_DEADLINE=$DEADLINE${JAVA_OPTS:+ JAVA_OPTS=$JAVA_OPTS}${GATEWAY_JAVA_OPTS:+ GATEWAY_JAVA_OPTS=$GATEWAY_JAVA_OPTS}"
 echo "note:    wrk, the servers and Redis share these $CORES cores; compare ratios, not absolute numbers across machines"
 echo "logs:    ${RUN_DIR#"$ROOT"/}/"
 read -r START_BUSY _ < <(cpu_busy 1 bench_ticks)
