@@ -291,6 +291,10 @@ rss_of() { # PID -> "123.4 MiB"
   awk '/^VmRSS:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"
 }
 
+live_heap() { # PID -> bytes of live objects on its heap (jcmd's class histogram: a full collection first), or "?"
+  { jcmd "$1" GC.class_histogram 2>/dev/null || true; } | awk '$1 == "Total" { b = $3 } END { print (b == "" ? "?" : b) }'
+}
+
 bench_ticks() { # "busy idle ours": machine CPU ticks, and ticks of the processes this script started
   cpu_ticks "$(pid_ticks "$GW_PID" "$CEIL_PID" "$REDIS_PID")"
 }
@@ -730,6 +734,7 @@ if (( MEMORY_READERS > 0 )); then
   start_gateway
   JAVA_OPTS=$SAVED_JAVA_OPTS
   MEM_RSS_START=$(rss_of "$GW_PID")
+  MEM_LIVE_START=$(live_heap "$GW_PID")
   # The walk fills the cache at a moderate, paced rate: this scenario measures memory, not speed. At full speed
   # under this heap, G1's pauses outgrow the read deadline and the reads they hold up fail (and are not cached).
   # Long enough for every reader at the offered rate (MEMORY_CONNECTIONS x 1000 / (1 ms + latency), counted at 300
@@ -749,6 +754,15 @@ if (( MEMORY_READERS > 0 )); then
   sleep 5
   MEM_RSS=$(rss_of "$GW_PID")
   echo "  cached profiles: ${MEM_CACHED:-?}; gateway RSS: $MEM_RSS_START at start, $MEM_RSS_LOAD right after the load, $MEM_RSS 5 s later"
+  # What a cached profile costs the heap (its entry, key, profile and values): live bytes after the walk less those
+  # before it, per cached profile. Measured after the RSS figure, as the histogram forces a full collection.
+  MEM_LIVE=$(live_heap "$GW_PID")
+  if [[ $MEM_LIVE != "?" && $MEM_LIVE_START != "?" && ${MEM_CACHED:-0} -gt 0 ]]; then
+    echo "  live heap: $(( MEM_LIVE_START / 1048576 )) MiB at start, $(( MEM_LIVE / 1048576 )) MiB with the profiles cached:" \
+      "$(( (MEM_LIVE - MEM_LIVE_START) / MEM_CACHED )) bytes per cached profile"
+  else
+    echo "  live heap: not measured (jcmd's class histogram was not available)"
+  fi
   verdict "memory: RSS with ${MEM_CACHED:-?} cached profiles = $MEM_RSS (target < 1024 MiB)" "${MEM_RSS% MiB} < 1024 && ${MEM_CACHED:-0} >= 0.99 * $MEMORY_READERS"
   rm -f "$MEM_TOKENS"
 fi
