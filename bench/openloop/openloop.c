@@ -10,7 +10,7 @@
  * requests/s, so at 60,000/s it measured its own queue. This program does one thing: it schedules request n at
  * t0 + n / RATE, sends it on any idle keep-alive connection, and counts its latency from that scheduled time, so a
  * stalled server is charged for every request it held back (no coordinated omission). One thread, epoll, no
- * allocation per request.
+ * allocation per request; idle connections are used in turn (FIFO), as a client's connection pool would.
  *
  * For each rate (each run for -d seconds, the first preceded by -w seconds at that rate, unmeasured) it prints:
  *
@@ -105,6 +105,7 @@ typedef struct {
   int fd;
   int busy;           /* a request is in flight */
   int connected;
+  int idle;           /* on the idle stack */
   int phase;          /* phase of the request in flight (-1: warm-up) */
   int64_t sched_ns;   /* its scheduled time */
   size_t have;        /* bytes of the answer read so far */
@@ -126,8 +127,36 @@ static struct sockaddr_in addr;
 static int epfd;
 static conn *conns;
 static int nconns;
-static int *idle; /* stack of idle connection indexes */
-static int nidle;
+/* Idle connections, in a FIFO ring: each is used in turn, as a pool of keep-alive connections spreads its load,
+ * so none sits idle long enough for the server's idle timeout to close it under a request. */
+static int *idle;
+static int idle_head, nidle;
+
+static void push_idle(int i) {
+  conns[i].idle = 1;
+  idle[(idle_head + nidle++) % nconns] = i;
+}
+
+static int pop_idle(void) {
+  int i = idle[idle_head];
+  idle_head = (idle_head + 1) % nconns;
+  nidle--;
+  conns[i].idle = 0;
+  return i;
+}
+
+static void remove_idle(int i) {
+  for (int k = 0; k < nidle; k++) {
+    if (idle[(idle_head + k) % nconns] == i) {
+      for (; k < nidle - 1; k++) {
+        idle[(idle_head + k) % nconns] = idle[(idle_head + k + 1) % nconns];
+      }
+      nidle--;
+      break;
+    }
+  }
+  conns[i].idle = 0;
+}
 static char *request;
 static size_t request_len;
 static long reconnects;
@@ -142,6 +171,7 @@ static void open_conn(int i) {
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   c->busy = 0;
   c->connected = 0;
+  c->idle = 0;
   c->have = 0;
   if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) {
     die("connect() failed: is the server up?");
@@ -156,6 +186,9 @@ static void drop_conn(int i, phase_stats *stats) {
   conn *c = &conns[i];
   if (c->busy && c->phase >= 0) {
     stats[c->phase].errors++;
+  }
+  if (c->idle) { /* closed while idle (by the server): off the ring; it rejoins once reconnected */
+    remove_idle(i);
   }
   epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
   close(c->fd);
@@ -283,7 +316,7 @@ int main(int argc, char **argv) {
       if (due > now || nidle == 0) {
         break;
       }
-      int i = idle[--nidle];
+      int i = pop_idle();
       conn *c = &conns[i];
       ssize_t w = write(c->fd, request, request_len);
       if (w != (ssize_t)request_len) { /* a fresh keep-alive connection takes a few hundred bytes at once */
@@ -335,7 +368,7 @@ int main(int argc, char **argv) {
           c->connected = 1;
           struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = (uint32_t)i};
           epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
-          idle[nidle++] = i;
+          push_idle(i);
         }
         continue;
       }
@@ -346,9 +379,12 @@ int main(int argc, char **argv) {
           c->buf[c->have] = 0; /* the header parse below uses string functions */
           int status = 0, closing = 0;
           long len = answer_length(c, &status, &closing);
-          if (len < 0 || (len > 0 && (!c->busy || (size_t)len < c->have))) {
-            /* unusable, unasked for, or more than one answer: the benchmark's server never does this */
-            die("the server sent an answer this generator cannot read (no content-length, chunked, or unasked)");
+          if (len < 0) {
+            fprintf(stderr, "openloop: unreadable answer, starting: %.80s\n", c->buf);
+            die("the server sent an answer this generator cannot read (no content-length, or chunked)");
+          }
+          if (len > 0 && (!c->busy || (size_t)len < c->have)) {
+            die("the server sent more than was asked for on a connection (an answer without a request)");
           }
           if (len > 0) {
             if (c->phase >= 0) {
@@ -361,7 +397,7 @@ int main(int argc, char **argv) {
             if (closing) {
               drop_conn(i, stats); /* the server asked for it: counted as a reconnect, not an error */
             } else {
-              idle[nidle++] = i;
+              push_idle(i);
             }
           }
           continue;
