@@ -1,7 +1,12 @@
 /*
  * openloop: a constant-rate (open-loop) HTTP/1.1 load generator for the Opentime benchmark.
  *
- *   openloop -p PORT -r RATE[,RATE...] [-d SECONDS] [-w WARMUP_SECONDS] [-c CONNECTIONS] [-g TICK_US] [-H 'Name: value']... PATH
+ *   openloop -p PORT -r RATE[,RATE...] [-d SECONDS] [-w WARMUP_SECONDS] [-c CONNECTIONS] [-g TICK_US]
+ *            [-H 'Name: value']... PATH
+ *
+ * It talks to 127.0.0.1:PORT only (the benchmark's rule: loopback). Defaults: -d 10, -w 5, -c 256, -g 100: it
+ * wakes on a 100 us grid, so a request goes out at most one tick after it is due, and that delay counts in its
+ * latency.
  *
  * Why it exists: the p99 target of issue #6 is defined at a constant arrival rate of 70% of the gateway's maximum,
  * offered from the same 2-core machine. wrk paces a closed loop (a slow answer holds back the requests behind it
