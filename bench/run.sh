@@ -163,8 +163,15 @@ build_openloop() { # compiles bench/openloop/openloop.c into bench/out/openloop
   mv -f "$OPENLOOP_BIN.tmp" "$OPENLOOP_BIN"
 }
 
+await_openloop() { # LABEL LOG: waits for the generator started in the background ($WRK_PID); dies if it failed
+  local rc=0
+  wait "$WRK_PID" || rc=$?
+  WRK_PID=""
+  (( rc == 0 )) || { tail -n 20 "$2"; die "open-loop run '$1' failed (exit $rc, log ${2#"$ROOT"/})"; }
+}
+
 run_openloop_c() { # LABEL PORT TOKEN RATE... -> OL_RESULTS
-  local label=$1 port=$2 token=$3 rates=("${@:4}") log rc=0 secs warm rate
+  local label=$1 port=$2 token=$3 rates=("${@:4}") log secs warm rate
   OL_N=$((OL_N + 1))
   log=$RUN_DIR/openloop-$OL_N-$label.txt
   secs=$(to_seconds "$DURATION")
@@ -174,9 +181,7 @@ run_openloop_c() { # LABEL PORT TOKEN RATE... -> OL_RESULTS
     "$OPENLOOP_BIN" -p "$port" -r "$(IFS=,; echo "${rates[*]}")" -d "$secs" -w "$warm" -c "$OPENLOOP_CONNECTIONS" \
     -H "AMP-Email-Sender: $SENDER" "/v1/amp/greeting?t=$token" >"$log" 2>&1 </dev/null &
   WRK_PID=$!   # stopped by cleanup like a wrk run
-  wait "$WRK_PID" || rc=$?
-  WRK_PID=""
-  (( rc == 0 )) || { tail -n 20 "$log"; die "open-loop run '$label' failed (exit $rc, log ${log#"$ROOT"/})"; }
+  await_openloop "$label" "$log"
   OL_RESULTS=()
   for rate in "${rates[@]}"; do
     OL_RESULTS+=("$rate $(openloop_c_result "$rate" "$log")")
@@ -198,7 +203,7 @@ openloop_c_result() { # RATE LOG -> "achieved p50 p90 p99 p999 max errors lag_p9
 }
 
 run_hyperfoil() { # LABEL PORT TOKEN RATE... -> OL_RESULTS
-  local label=$1 port=$2 token=$3 rates=("${@:4}") yaml log prev="" rate rc=0 secs sessions
+  local label=$1 port=$2 token=$3 rates=("${@:4}") yaml log prev="" rate secs sessions
   OL_N=$((OL_N + 1))
   yaml=$RUN_DIR/openloop-$OL_N-$label.yaml
   log=$RUN_DIR/openloop-$OL_N-$label.txt
@@ -234,9 +239,7 @@ run_hyperfoil() { # LABEL PORT TOKEN RATE... -> OL_RESULTS
     mvn -B -q -ntp -f "$OPENLOOP_POM" io.hyperfoil:hyperfoil-maven-plugin:run -Dhyperfoil.yaml="$yaml" \
     >"$log" 2>&1 </dev/null &
   WRK_PID=$!   # stopped by cleanup like a wrk run
-  wait "$WRK_PID" || rc=$?
-  WRK_PID=""
-  (( rc == 0 )) || { tail -n 20 "$log"; die "open-loop run '$label' failed (exit $rc, log ${log#"$ROOT"/})"; }
+  await_openloop "$label" "$log"
   OL_RESULTS=()
   for rate in "${rates[@]}"; do
     OL_RESULTS+=("$rate $(openloop_phase "r$rate" "$log") -")
