@@ -142,12 +142,13 @@ wait_http() { # PID PORT NAME LOG: until it answers (60 s at most), failing if t
 # Open loop: requests offered at fixed arrival rates, one rate after the other in one generator process, the first
 # rate also run once before, unmeasured, as a warm-up. Latency counts from each request's scheduled start, so a
 # stalled answer is not hidden by the ones it held back. Two generators: bench/openloop/openloop.c (default; C,
-# one thread, about 17 us of CPU per request on this machine, nearly all of it the kernel's loopback TCP) and
+# one thread, about 17 us of CPU per request on this machine, nearly all of it the kernel's loopback TCP; it tells
+# its own lateness, lag_p99, from the wait for a free connection, wait_p99, the server's) and
 # Hyperfoil (bench/openloop/pom.xml; a JVM, about twice that, kept to cross-check the C one at low rates).
 OPENLOOP_POM=$ROOT/bench/openloop/pom.xml
 OPENLOOP_BIN=$OUT/openloop
 OL_N=0
-OL_RESULTS=()   # one "rate achieved p50 p90 p99 p999 max errors lag_p99" line per rate of the last run_openloop
+OL_RESULTS=()   # one "rate achieved p50 p90 p99 p999 max errors lag_p99 wait_p99" line per rate of the last run_openloop
 run_openloop() { # LABEL PORT TOKEN RATE... -> OL_RESULTS
   case $OPENLOOP_GENERATOR in
     openloop) run_openloop_c "$@" ;;
@@ -188,18 +189,18 @@ run_openloop_c() { # LABEL PORT TOKEN RATE... -> OL_RESULTS
   done
 }
 
-openloop_c_result() { # RATE LOG -> "achieved p50 p90 p99 p999 max errors lag_p99" (ms), from openloop's RESULT line
+openloop_c_result() { # RATE LOG -> "achieved p50 p90 p99 p999 max errors lag_p99 wait_p99" (ms), from openloop's RESULT line
   awk -v rate="$1" '
     $1 == "RESULT" {
       split("", f)
       for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
       if (f["rate"] == rate) {
-        printf "%s %s %s %s %s %s %d %s\n", f["achieved"], f["p50"], f["p90"], f["p99"], f["p999"], f["max"],
-          f["errors"] + f["non2xx"] + f["unsent"], f["lag_p99"]
+        printf "%s %s %s %s %s %s %d %s %s\n", f["achieved"], f["p50"], f["p90"], f["p99"], f["p999"], f["max"],
+          f["errors"] + f["non2xx"] + f["unsent"], f["lag_p99"], f["wait_p99"]
         found = 1
       }
     }
-    END { if (!found) print "? ? ? ? ? ? ? ?" }' "$2"
+    END { if (!found) print "? ? ? ? ? ? ? ? ?" }' "$2"
 }
 
 run_hyperfoil() { # LABEL PORT TOKEN RATE... -> OL_RESULTS
@@ -242,7 +243,7 @@ run_hyperfoil() { # LABEL PORT TOKEN RATE... -> OL_RESULTS
   await_openloop "$label" "$log"
   OL_RESULTS=()
   for rate in "${rates[@]}"; do
-    OL_RESULTS+=("$rate $(openloop_phase "r$rate" "$log") -")
+    OL_RESULTS+=("$rate $(openloop_phase "r$rate" "$log") - -")
   done
 }
 
@@ -564,11 +565,11 @@ if [[ -n ${OPENLOOP_SHARES// /} ]]; then
   for i in "${!OL_RATES[@]}"; do
     for who in ceiling gateway; do
       if [[ $who == ceiling ]]; then line=${OL_CEIL[$i]}; else line=${OL_GW[$i]}; fi
-      read -r rate got p50 p90 p99 p999 max errs lag <<<"$line"
+      read -r rate got p50 p90 p99 p999 max errs lag wait <<<"$line"
       short=""
       [[ $got != "?" ]] && ! is_true "$got >= 0.97 * $rate" && short="  (the generator fell short of the rate)"
-      printf '  open loop %-8s rate=%6s  achieved=%6s  p50=%7s  p90=%7s  p99=%7s  p99.9=%8s  max=%8s ms  errors=%s  late_p99=%s ms%s\n' \
-        "$who" "$rate" "$got" "$p50" "$p90" "$p99" "$p999" "$max" "$errs" "$lag" "$short"
+      printf '  open loop %-8s rate=%6s  achieved=%6s  p50=%7s  p90=%7s  p99=%7s  p99.9=%8s  max=%8s ms  errors=%s  lag_p99=%s  wait_p99=%s ms%s\n' \
+        "$who" "$rate" "$got" "$p50" "$p90" "$p99" "$p999" "$max" "$errs" "$lag" "$wait" "$short"
     done
   done
   read -r _ _ _ _ OL_CEIL_P99 _ <<<"${OL_CEIL[-1]}"
