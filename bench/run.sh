@@ -19,7 +19,10 @@ READERS=${READERS:-1000000}      # profiles in Redis, random readers of the stal
 WARMUP=${WARMUP:-5s}             # wrk warm-up of each freshly started server (not measured)
 STALL_AFTER=${STALL_AFTER:-1}    # seconds into the stalled run at which Redis is SIGSTOPped
 JAVA_OPTS=${JAVA_OPTS:-}         # extra JVM options, given to the gateway and the ceiling alike
-GATEWAY_JAVA_OPTS=${GATEWAY_JAVA_OPTS--XX:MaxTenuringThreshold=1}  # the gateway's own, as the Dockerfile ships them
+# The gateway's own JVM options: the Dockerfile's tenuring threshold. Its heap sizing is relative to a container's
+# memory; "-XX:MaxTenuringThreshold=1 -Xms1g -Xmx1g" gives a heap sized up front, as the image has (the memory
+# scenario drops -Xms/-Xmx from these: MEMORY_JAVA_OPTS sets its heap).
+GATEWAY_JAVA_OPTS=${GATEWAY_JAVA_OPTS--XX:MaxTenuringThreshold=1}
 PACED_CONNECTIONS=${PACED_CONNECTIONS:-144}  # connections of the paced hot run
 PACE_MS=${PACE_MS:-1}            # ms each connection waits between requests in the paced hot run
 OPENLOOP_SHARES=${OPENLOOP_SHARES-0.25 0.50 0.70}  # open-loop hot rates, as shares of the gateway's hot max ("" skips)
@@ -733,10 +736,18 @@ if (( MEMORY_READERS > 0 )); then
       --uids-file - --ttl 1d >"$MEM_TOKENS" 2>"$RUN_DIR/token-memory.log" || { cat "$RUN_DIR/token-memory.log"; die "minting failed"; }
   fi
   SAVED_JAVA_OPTS=$JAVA_OPTS
+  SAVED_GATEWAY_JAVA_OPTS=$GATEWAY_JAVA_OPTS
   JAVA_OPTS="$JAVA_OPTS $MEMORY_JAVA_OPTS"
-  echo "  gateway JVM options for this scenario: ${JAVA_OPTS# }"
+  MEM_GW_OPTS=()   # this scenario sets the heap itself: GATEWAY_JAVA_OPTS without its -Xms/-Xmx
+  for opt in $GATEWAY_JAVA_OPTS; do
+    [[ $opt == -Xms* || $opt == -Xmx* ]] || MEM_GW_OPTS+=("$opt")
+  done
+  GATEWAY_JAVA_OPTS="${MEM_GW_OPTS[*]}"
+  # shellcheck disable=SC2086 # word splitting trims the spaces
+  echo "  gateway JVM options for this scenario: $(echo $JAVA_OPTS $GATEWAY_JAVA_OPTS)"
   start_gateway
   JAVA_OPTS=$SAVED_JAVA_OPTS
+  GATEWAY_JAVA_OPTS=$SAVED_GATEWAY_JAVA_OPTS
   MEM_RSS_START=$(rss_of "$GW_PID")
   MEM_LIVE_START=$(live_heap "$GW_PID")
   # The walk fills the cache at a moderate, paced rate: this scenario measures memory, not speed. At full speed
