@@ -25,23 +25,10 @@ public final class Profile {
   /** A profile of these values (null where absent). */
   public Profile(String[] values, long loadedAtNanos) {
     byte[][] utf8 = new byte[values.length][];
-    int size = 4 * values.length;
     for (int i = 0; i < values.length; i++) {
-      if (values[i] != null) {
-        utf8[i] = values[i].getBytes(StandardCharsets.UTF_8);
-        size += utf8[i].length;
-      }
+      utf8[i] = values[i] == null ? null : values[i].getBytes(StandardCharsets.UTF_8);
     }
-    byte[] out = size == 0 ? NO_VALUES : new byte[size];
-    int at = 0;
-    for (byte[] v : utf8) {
-      at = putLength(out, at, v == null ? -1 : v.length);
-      if (v != null) {
-        System.arraycopy(v, 0, out, at, v.length);
-        at += v.length;
-      }
-    }
-    this.packed = out;
+    this.packed = pack(utf8);
     this.fields = values.length;
     this.loadedAtNanos = loadedAtNanos;
   }
@@ -53,27 +40,33 @@ public final class Profile {
   }
 
   /**
-   * A profile of {@code fields} values taken from Redis bulk replies, copied once into the packed array. A null
-   * entry (or a missing one, past the end of {@code values}) is an absent field.
+   * A profile of {@code fields} values taken from Redis bulk replies. A null entry (or a missing one, past the end
+   * of {@code values}) is an absent field.
    */
   static Profile fromBuffers(Buffer[] values, int fields, long loadedAtNanos) {
-    int size = 4 * fields;
+    byte[][] bytes = new byte[fields][];
     for (int i = 0; i < fields && i < values.length; i++) {
-      if (values[i] != null) {
-        size += values[i].length();
-      }
+      bytes[i] = values[i] == null ? null : values[i].getBytes();
+    }
+    return new Profile(pack(bytes), fields, loadedAtNanos);
+  }
+
+  /** The values (null: absent), each behind its 4-byte length (-1 for an absent one), in one array. */
+  private static byte[] pack(byte[][] values) {
+    int size = 4 * values.length;
+    for (byte[] v : values) {
+      size += v == null ? 0 : v.length;
     }
     byte[] out = size == 0 ? NO_VALUES : new byte[size];
     int at = 0;
-    for (int i = 0; i < fields; i++) {
-      Buffer v = i < values.length ? values[i] : null;
-      at = putLength(out, at, v == null ? -1 : v.length());
+    for (byte[] v : values) {
+      at = putLength(out, at, v == null ? -1 : v.length);
       if (v != null) {
-        v.getBytes(0, v.length(), out, at);
-        at += v.length();
+        System.arraycopy(v, 0, out, at, v.length);
+        at += v.length;
       }
     }
-    return new Profile(out, fields, loadedAtNanos);
+    return out;
   }
 
   private static int putLength(byte[] out, int at, int length) {
