@@ -4,9 +4,10 @@ import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.opentime.config.CacheConfig;
-import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.internal.ContextInternal;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -44,7 +45,7 @@ public final class ProfileCache {
         .executor(Runnable::run)
         .ticker(ticker)
         .recordStats()
-        .buildAsync((uid, executor) -> store.fetch(uid).toCompletionStage().toCompletableFuture());
+        .buildAsync((uid, executor) -> store.load(uid));
   }
 
   /**
@@ -65,11 +66,14 @@ public final class ProfileCache {
     if (load.isDone()) {
       return Future.succeededFuture(fromLoad(load));
     }
-    Context context = Vertx.currentContext();
-    return Future.fromCompletionStage(load, context)
-        .transform(ar -> Future.succeededFuture(ar.succeeded()
-            ? new ProfileLookup(ar.result(), Source.REDIS, null)
-            : ProfileLookup.fallback(RedisUnavailableException.reasonOf(ar.cause()))));
+    // Completed on the caller's context: at once when the read completes on the caller's own event loop, else
+    // handed back to it as a task.
+    ContextInternal caller = (ContextInternal) Vertx.currentContext();
+    Promise<ProfileLookup> answer = caller != null ? caller.promise() : Promise.promise();
+    load.whenComplete((profile, err) -> answer.complete(err == null
+        ? new ProfileLookup(profile, Source.REDIS, null)
+        : ProfileLookup.fallback(RedisUnavailableException.reasonOf(err))));
+    return answer.future();
   }
 
   private static ProfileLookup fromLoad(CompletableFuture<Profile> done) {

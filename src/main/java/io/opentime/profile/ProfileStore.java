@@ -7,6 +7,7 @@ import io.vertx.circuitbreaker.CircuitBreakerOptions;
 import io.vertx.circuitbreaker.CircuitBreakerState;
 import io.vertx.circuitbreaker.OpenCircuitException;
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -15,10 +16,13 @@ import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import io.vertx.redis.client.impl.ZModem;
+import java.util.ArrayDeque;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * (timeout, error, breaker open, not connected). While the breaker is open nothing is sent to Redis, so a hung Redis
  * does not accumulate commands; after {@code breaker.reset-after} one probe read is let through.
  *
- * <p>Deadlines and stalls: a read's deadline timer runs on its link's event loop. When that loop itself was stalled
+ * <p>Deadlines and stalls: the deadlines of a link's reads are kept on its event loop. When that loop itself was stalled
  * (a long garbage-collection pause, CPU starvation), every read in flight misses its deadline at once, late, through
  * no fault of Redis: such a miss still answers defaults, but is not counted towards opening the breaker (nor towards
  * rebuilding a cluster client). Without this, one 100 ms pause under load opened the breaker and turned a second of
@@ -46,15 +50,24 @@ public final class ProfileStore {
   private final Ticker ticker;
   /** One breaker per group of hash slots in Cluster mode (a sick master trips only its own); else one. */
   private final CircuitBreaker[] breakers;
-  private final List<RedisLink> links = new CopyOnWriteArrayList<>();
+  /**
+   * Per breaker: 1 while closed, as its handlers last reported it. Reads check this instead of
+   * {@link CircuitBreaker#state()}, which takes the breaker's lock (shared by every event loop).
+   */
+  private final AtomicIntegerArray breakerClosed;
+  /** Per breaker: 1 when failures were reported to it since the last success (a success then resets its count). */
+  private final AtomicIntegerArray failuresSinceSuccess;
+  private final List<Lane> lanes = new CopyOnWriteArrayList<>();
   private final AtomicIntegerArray breakerOpen;
   private final AtomicInteger breakersOpen = new AtomicInteger();
   private final ProfileMeters meters;
   private final RedisEndpoints endpoints;
   private final Vertx vertx;
-  private final long deadlineMs;
-  /** A deadline timer that fires this much later than due means the loop was stalled, not that Redis was slow. */
+  private final long deadlineNanos;
+  /** A lane's timer that fires this much later than due means its loop was stalled. */
   private final long stallNanos;
+  /** Longest gap between two checks of a lane's deadlines while reads are in flight on it. */
+  private final long tickNanos;
 
   /**
    * Breakers in Cluster mode: the 16384 slots in groups of 256. A master owns whole ranges of slots, so a master that
@@ -65,10 +78,10 @@ public final class ProfileStore {
   private static final int CLUSTER_SLOTS = 16384;
   private static final long STALL_SLACK_MIN_NANOS = 10_000_000L;
 
-  /** A read that missed its deadline because its own event loop was stalled. Not counted against Redis. */
+  /** A read that missed its deadline after its own event loop was stalled. Not counted against Redis. */
   static final class LoopStalledException extends RuntimeException {
-    LoopStalledException(long lateMs) {
-      super("the event loop was stalled: the read's deadline was handled " + lateMs + " ms late", null, false, false);
+    LoopStalledException() {
+      super("the read missed its deadline after its event loop was stalled", null, false, false);
     }
   }
 
@@ -76,15 +89,19 @@ public final class ProfileStore {
     this.meters = meters;
     this.config = config;
     this.vertx = vertx;
-    this.deadlineMs = config.deadline().toMillis();
+    this.deadlineNanos = config.deadline().toNanos();
     this.stallNanos = Math.max(STALL_SLACK_MIN_NANOS, config.deadline().toNanos() / 2);
+    this.tickNanos = Math.max(1_000_000L, Math.min(5_000_000L, deadlineNanos / 5));
     this.endpoints = new RedisEndpoints(config);
     this.schema = schema;
     this.ticker = ticker;
     int n = config.mode() == RedisConfig.Mode.CLUSTER ? CLUSTER_BREAKERS : 1;
     this.breakers = new CircuitBreaker[n];
     this.breakerOpen = new AtomicIntegerArray(n);
+    this.breakerClosed = new AtomicIntegerArray(n);
+    this.failuresSinceSuccess = new AtomicIntegerArray(n);
     for (int i = 0; i < n; i++) {
+      breakerClosed.set(i, 1);
       breakers[i] = breaker(vertx, i);
     }
   }
@@ -92,30 +109,28 @@ public final class ProfileStore {
   private CircuitBreaker breaker(Vertx vertx, int index) {
     CircuitBreaker b = CircuitBreaker.create("redis-profiles-" + index, vertx, new CircuitBreakerOptions()
         .setMaxFailures(config.breakerFailures())
-        .setTimeout(-1) // the deadline is withDeadline's, which tells a stalled loop from a slow Redis
+        .setTimeout(-1) // the deadline is the lane's, which tells a stalled loop from a slow Redis
         .setResetTimeout(config.breakerResetAfter().toMillis())
         .setFallbackOnFailure(false)
         .setNotificationAddress(null));
     b.failurePolicy(outcome -> outcome.failed() && !(outcome.cause() instanceof LoopStalledException));
     // Logged once per outage, not on every failed probe nor for every slot group.
     b.openHandler(v -> {
+      breakerClosed.set(index, 0);
       if (breakerOpen.compareAndSet(index, 0, 1) && breakersOpen.getAndIncrement() == 0) {
         LOG.warn("Redis circuit breaker open{}: answering from the cache and defaults without asking Redis; "
             + "probing every {} ms", breakers.length > 1 ? " for some hash slots" : "",
             config.breakerResetAfter().toMillis());
       }
     });
+    b.halfOpenHandler(v -> breakerClosed.set(index, 0));
     b.closeHandler(v -> {
+      breakerClosed.set(index, 1);
       if (breakerOpen.compareAndSet(index, 1, 0) && breakersOpen.decrementAndGet() == 0) {
         LOG.info("Redis circuit breaker closed: profile reads resumed");
       }
     });
     return b;
-  }
-
-  /** The breaker guarding reads of this Redis key. */
-  private CircuitBreaker breakerFor(String key) {
-    return breakers.length == 1 ? breakers[0] : breakers[ZModem.generate(key) * CLUSTER_BREAKERS / CLUSTER_SLOTS];
   }
 
   /** The options of every kind of Redis connection, for the configured deployment. */
@@ -130,11 +145,12 @@ public final class ProfileStore {
 
   /** Adds an event loop's connection to the ones reads are sharded over. */
   public void register(RedisLink link) {
-    links.add(link);
+    lanes.add(new Lane(link));
   }
 
+  /** Stops sharding reads over {@code link}; reads already on it still end (by reply, failure or deadline). */
   public void unregister(RedisLink link) {
-    links.remove(link);
+    lanes.removeIf(l -> l.link == link);
   }
 
   /** The worst state of the breakers: OPEN if any is open, else HALF_OPEN if any probes, else CLOSED. */
@@ -154,8 +170,8 @@ public final class ProfileStore {
 
   /** True when at least one event loop holds a live connection. */
   public boolean connected() {
-    for (RedisLink l : links) {
-      if (l.connected()) {
+    for (Lane l : lanes) {
+      if (l.link.connected()) {
         return true;
       }
     }
@@ -165,28 +181,29 @@ public final class ProfileStore {
   /**
    * Reads one profile. A reader with no hash in Redis yields an empty profile, not a failure. The future completes
    * on the event loop of the connection used.
-   *
-   * <p>Reads are sharded over the per-loop connections by uid and always handed to the owning loop as a task, even
-   * when that is the caller's own loop: a loop's queued reads then reach Redis together (see {@link RedisLink}).
-   * Every read of a reader goes through the same connection, so they reach Redis in order. The breaker runs on the
-   * owning loop, where the read completes: its deadline timer and the reply never race across threads.
    */
   public Future<Profile> fetch(String uid) {
+    return Future.fromCompletionStage(load(uid));
+  }
+
+  /**
+   * Reads one profile, as {@link #fetch} does, into a {@link CompletableFuture} (what the profile cache holds): the
+   * cold path's form, with no Vert.x future between Redis's reply and the cache.
+   *
+   * <p>Reads are sharded over the per-loop connections by uid: every read of a reader goes through the same
+   * connection, so they reach Redis in order. A read whose connection belongs to the calling event loop starts at
+   * once; any other is handed to the owning loop as a task. Either way it joins the batch that loop writes to Redis
+   * at the end of its turn (see {@link RedisLink}). The breaker and the deadline act on the owning loop, where the
+   * read completes: the deadline and the reply never race across threads.
+   */
+  public CompletableFuture<Profile> load(String uid) {
     if (schema.size() == 0) {
-      return Future.succeededFuture(new Profile(new String[0], ticker.read()));
+      return CompletableFuture.completedFuture(new Profile(new String[0], ticker.read()));
     }
     String key = config.profileKey(uid);
-    return onOwningLoop(uid, link -> {
-      long started = System.nanoTime();
-      return breakerFor(key).<Profile>execute(() -> withDeadline(link.send(hmget(key)))
-              .map(this::toProfile).recover(this::wrongTypeAsEmpty))
-          .onSuccess(p -> meters.redisRead(System.nanoTime() - started, null))
-          .recover(err -> {
-            RedisUnavailableException failure = failedOn(link, err);
-            meters.redisRead(System.nanoTime() - started, failure.reason());
-            return Future.failedFuture(failure);
-          });
-    });
+    CompletableFuture<Profile> result = new CompletableFuture<>();
+    start(uid, new Read<>(key, hmget(key), this::toProfile, this::wrongTypeAsEmpty, result, true));
+    return result;
   }
 
   /**
@@ -194,79 +211,269 @@ public final class ProfileStore {
    * reading the Redis key {@code key}. Fails with a {@link RedisUnavailableException}.
    */
   public Future<Response> read(String key, Request request) {
-    return onOwningLoop(key, link -> breakerFor(key).<Response>execute(() -> withDeadline(link.send(request)))
-        .recover(err -> Future.failedFuture(failedOn(link, err))));
+    CompletableFuture<Response> result = new CompletableFuture<>();
+    start(key, new Read<>(key, request, r -> r, null, result, false));
+    return Future.fromCompletionStage(result);
   }
 
-  /**
-   * Runs a read on the owning link's event loop, as a task. The read's deadline (the breaker's) starts there: a
-   * loop that takes long to reach the task delays every request on it alike, which the blocked-thread checker and
-   * the request latency meters report; no second timer per read guards the hand-over.
-   */
-  private <T> Future<T> onOwningLoop(String shardKey, java.util.function.Function<RedisLink, Future<T>> action) {
-    List<RedisLink> current = links;
+  /** Starts a read on the lane that owns {@code shardKey}: at once on its own loop, else as a task there. */
+  private void start(String shardKey, Read<?> read) {
+    List<Lane> current = lanes;
     if (current.isEmpty()) {
-      return Future.failedFuture(new RedisUnavailableException(FallbackReason.NOT_CONNECTED, "no Redis link registered"));
+      read.result.completeExceptionally(
+          new RedisUnavailableException(FallbackReason.NOT_CONNECTED, "no Redis link registered"));
+      return;
     }
-    RedisLink link = current.get(Math.floorMod(shardKey.hashCode(), current.size()));
-    Promise<T> promise = Promise.promise();
-    link.context().runOnContext(v -> action.apply(link).onComplete(promise));
-    return promise.future();
+    Lane lane = current.get(Math.floorMod(shardKey.hashCode(), current.size()));
+    read.lane = lane;
+    if (lane.link.onItsLoop()) {
+      read.begin();
+    } else {
+      lane.link.context().runOnContext(read);
+    }
   }
 
   /**
-   * The read's deadline, on the calling (the link's) event loop: fails with the breaker's {@code TimeoutException}
-   * when Redis did not answer in time, or with {@link LoopStalledException} when the timer itself ran late because
-   * the loop was stalled. A reply that arrives afterwards is dropped by the completed promise.
+   * One event loop's connection and the deadlines of the reads in flight on it. All reads have the same deadline,
+   * so they expire in the order they were sent: one timer per lane does what a timer per read did (setting and
+   * cancelling one per read was about 2% of a cold answer). While reads are in flight it fires at least every
+   * {@code tickNanos}, which also tells when the loop itself stalls.
+   *
+   * <p>A stall: the timer fired more than the stall slack late, so for that long the loop (and on a small machine
+   * often the whole box, Redis included, as in a garbage-collection pause) did nothing. A read that was in flight
+   * during a stall and then misses its deadline fails with {@link LoopStalledException}: it answers defaults but
+   * does not count against Redis. Judging each read by its own lateness instead was not enough: the reads sent just
+   * before a 30-40 ms pause come due just before it ends, only a little late, and their replies, delayed by the
+   * pause, are read after their deadlines; under load that was enough of them in a row to open the breaker on a
+   * healthy Redis. Used only on the lane's event loop.
    */
-  private <T> Future<T> withDeadline(Future<T> operation) {
-    Promise<T> result = Promise.promise();
-    long due = System.nanoTime() + deadlineMs * 1_000_000L;
-    long timer = vertx.setTimer(deadlineMs, id -> {
-      long late = System.nanoTime() - due;
-      if (late > stallNanos) {
-        if (result.tryFail(new LoopStalledException(late / 1_000_000L))) {
-          meters.loopStalled();
+  private final class Lane {
+    final RedisLink link;
+    private final ArrayDeque<Read<?>> inFlight = new ArrayDeque<>();
+    private long timer = -1;
+    /** When the armed timer is due. */
+    private long armedFor;
+    /** When the last stall this lane saw ended (its timer fired late); reads sent before then lived through it. */
+    private long stallEnded;
+    private boolean stalledBefore;
+
+    Lane(RedisLink link) {
+      this.link = link;
+    }
+
+    void track(Read<?> read) {
+      inFlight.addLast(read);
+      if (timer == -1) {
+        arm(read.due - deadlineNanos);
+      }
+    }
+
+    /** Drops the settled reads at the head (replies come back in the order sent: usually the one just settled). */
+    void trim() {
+      Read<?> head;
+      while ((head = inFlight.peekFirst()) != null && head.settled) {
+        inFlight.pollFirst();
+      }
+    }
+
+    private void arm(long now) {
+      armedFor = Math.min(inFlight.peekFirst().due, now + tickNanos);
+      timer = vertx.setTimer(Math.max(1, (armedFor - now + 999_999) / 1_000_000), id -> sweep());
+    }
+
+    private void sweep() {
+      timer = -1;
+      long now = System.nanoTime();
+      if (now - armedFor > stallNanos) {
+        stallEnded = now;
+        stalledBefore = true;
+      }
+      Read<?> head;
+      while ((head = inFlight.peekFirst()) != null) {
+        if (head.settled) {
+          inFlight.pollFirst();
+        } else if (head.due - now <= 0) {
+          inFlight.pollFirst();
+          head.expire(stalledBefore && head.due - deadlineNanos - stallEnded < 0);
+        } else {
+          arm(now);
+          return;
         }
-      } else {
-        result.tryFail(io.vertx.circuitbreaker.TimeoutException.INSTANCE);
       }
-    });
-    operation.onComplete(ar -> {
-      vertx.cancelTimer(timer);
-      if (ar.succeeded()) {
-        result.tryComplete(ar.result());
-      } else {
-        result.tryFail(ar.cause());
-      }
-    });
-    return result.future();
+    }
   }
 
   /**
-   * Classifies a failed read on a link, and tells the link when it missed its deadline (a stalled client; not when
-   * the loop itself was stalled). Runs on the link's loop: the breaker completes where {@link #onOwningLoop} ran it.
+   * One read: its breaker, deadline, reply and result in one object, in place of a chain of futures (the chain and
+   * its tasks were about a sixth of the gateway's CPU on a cold answer). Lives on its lane's event loop from
+   * {@link #begin} on.
+   *
+   * <p>While the breaker is closed a read is sent directly and its outcome reported to the breaker afterwards: a
+   * failure always, a success only when failures were counted since the last one (what resets the breaker's count).
+   * While it is open or half-open the read goes through {@link CircuitBreaker#execute}, which fails it at once or
+   * lets it through as the probe.
    */
-  private static RedisUnavailableException failedOn(RedisLink link, Throwable err) {
-    RedisUnavailableException failure = classify(err);
-    if (err instanceof io.vertx.circuitbreaker.TimeoutException) {
-      link.missedDeadline();
+  private final class Read<T> implements RedisLink.Reply, Handler<Void> {
+    final String key;
+    final Request request;
+    final Function<Response, T> convert;
+    /** Turns some failures into a result (a profile key that is not a hash); null: none. */
+    final Function<Throwable, T> recover;
+    final CompletableFuture<T> result;
+    final boolean profileRead;
+    Lane lane;
+    long started;
+    long due;
+    boolean settled;
+    /** Set while the read runs as the breaker's operation (open or half-open breaker). */
+    Promise<T> viaBreaker;
+
+    Read(String key, Request request, Function<Response, T> convert, Function<Throwable, T> recover,
+         CompletableFuture<T> result, boolean profileRead) {
+      this.key = key;
+      this.request = request;
+      this.convert = convert;
+      this.recover = recover;
+      this.result = result;
+      this.profileRead = profileRead;
     }
-    return failure;
+
+    @Override
+    public void handle(Void v) {
+      begin();
+    }
+
+    void begin() {
+      started = System.nanoTime();
+      int b = breakerIndex(key);
+      if (breakerClosed.get(b) == 1) {
+        transmit();
+        return;
+      }
+      breakers[b].<T>execute(() -> {
+        viaBreaker = Promise.promise();
+        transmit();
+        return viaBreaker.future();
+      }).onComplete(ar -> deliver(ar.result(), ar.cause()));
+    }
+
+    private void transmit() {
+      due = System.nanoTime() + deadlineNanos;
+      lane.link.send(request, this);
+      if (!settled) {
+        lane.track(this);
+      }
+    }
+
+    @Override
+    public void succeeded(Response response) {
+      if (settled) {
+        return; // answered after its deadline: already failed
+      }
+      T value;
+      try {
+        value = convert.apply(response);
+      } catch (RuntimeException e) {
+        settle(null, e);
+        return;
+      }
+      settle(value, null);
+    }
+
+    @Override
+    public void failed(Throwable cause) {
+      if (settled) {
+        return;
+      }
+      T recovered = recover == null ? null : recover.apply(cause);
+      settle(recovered, recovered != null ? null : cause);
+    }
+
+    /** The deadline passed with no reply: Redis was slow, or ({@code stalled}) the read lived through a stall. */
+    void expire(boolean stalled) {
+      if (settled) {
+        return;
+      }
+      if (stalled) {
+        meters.loopStalled();
+        settle(null, new LoopStalledException());
+      } else {
+        settle(null, io.vertx.circuitbreaker.TimeoutException.INSTANCE);
+      }
+    }
+
+    private void settle(T value, Throwable failure) {
+      settled = true;
+      if (lane != null) {
+        lane.trim();
+      }
+      if (viaBreaker != null) {
+        if (failure == null) {
+          viaBreaker.complete(value);
+        } else {
+          viaBreaker.fail(failure); // the breaker counts it (or not: a stalled loop) and then delivers it
+        }
+        return;
+      }
+      report(breakerIndex(key), failure);
+      deliver(value, failure);
+    }
+
+    private void deliver(T value, Throwable failure) {
+      if (failure == null) {
+        if (profileRead) {
+          meters.redisRead(System.nanoTime() - started, null);
+        }
+        result.complete(value);
+        return;
+      }
+      if (failure instanceof io.vertx.circuitbreaker.TimeoutException) {
+        lane.link.missedDeadline(); // a stalled client, not a stalled loop
+      }
+      RedisUnavailableException unavailable = classify(failure);
+      if (profileRead) {
+        meters.redisRead(System.nanoTime() - started, unavailable.reason());
+      }
+      result.completeExceptionally(unavailable);
+    }
   }
 
+  /**
+   * Tells breaker {@code index} how a read sent past it (while it was closed) ended. Failures are counted as
+   * {@link CircuitBreaker#execute} counts them (not a stalled loop's); a success is reported only when failures
+   * were counted since the last one, which is when it changes anything (it resets the count). Nothing is reported
+   * once the breaker has left the closed state: a late outcome of a read sent before must not act as its probe.
+   */
+  private void report(int index, Throwable failure) {
+    if (breakerClosed.get(index) == 0) {
+      return;
+    }
+    if (failure == null) {
+      if (failuresSinceSuccess.get(index) != 0 && failuresSinceSuccess.compareAndSet(index, 1, 0)) {
+        breakers[index].execute(() -> Future.succeededFuture());
+      }
+    } else if (!(failure instanceof LoopStalledException)) {
+      failuresSinceSuccess.set(index, 1);
+      breakers[index].execute(() -> Future.failedFuture(failure));
+    }
+  }
+
+  private int breakerIndex(String key) {
+    return breakers.length == 1 ? 0 : ZModem.generate(key) * CLUSTER_BREAKERS / CLUSTER_SLOTS;
+  }
 
   /**
    * A profile key holding something other than a hash is bad data for one reader, not a sick Redis: it must not
-   * count towards opening the breaker for everyone. That reader is treated as unknown (defaults).
+   * count towards opening the breaker for everyone. That reader is treated as unknown (defaults). Null for any
+   * other failure.
    */
-  private Future<Profile> wrongTypeAsEmpty(Throwable err) {
+  private Profile wrongTypeAsEmpty(Throwable err) {
     String msg = err.getMessage();
     if (msg != null && msg.startsWith("WRONGTYPE")) {
       LOG.debug("profile key is not a hash; answering defaults for that reader");
-      return Future.succeededFuture(new Profile(new String[schema.size()], ticker.read()));
+      return new Profile(new String[schema.size()], ticker.read());
     }
-    return Future.failedFuture(err);
+    return null;
   }
 
   private Request hmget(String key) {
@@ -305,7 +512,7 @@ public final class ProfileStore {
 
   /** The registered links (for tests). */
   List<RedisLink> links() {
-    return links;
+    return lanes.stream().map(l -> l.link).toList();
   }
 
   public void close() {

@@ -161,6 +161,40 @@ class RedisFailureTest {
   }
 
   @Test
+  @DisplayName("reads that come due shortly before a loop stall ends, barely late, still count as stalled, not against Redis")
+  void readsDueJustBeforeAStallEndsDoNotOpenTheBreaker() throws Exception {
+    startAll(Map.of());
+    ProfileStore store = gw.gateway.services().store();
+    int reads = 2 * gw.config.redis().breakerFailures();
+    // Longer than the deadline by less than the stall slack (half the deadline): judged by its own lateness alone,
+    // each read would look like a slow Redis. This is a garbage-collection pause that begins just after the reads
+    // were sent, as under load, where it opened the breaker on a healthy Redis.
+    long stallMs = gw.config.redis().deadline().toMillis() + 5;
+    redis.pause();
+    List<Future<Profile>> pending = new ArrayList<>();
+    for (int i = 0; i < reads; i++) {
+      pending.add(store.fetch("due-in-stall-" + i));
+    }
+    List<Future<?>> stalls = new ArrayList<>();
+    for (RedisLink link : store.links()) {
+      Promise<Void> stalled = Promise.promise();
+      link.context().runOnContext(v -> {
+        LockSupport.parkNanos(stallMs * 1_000_000L);
+        stalled.complete();
+      });
+      stalls.add(stalled.future());
+    }
+    Main.block(Future.all(stalls));
+    for (Future<Profile> read : pending) {
+      AsyncResult<Profile> ar = Main.block(read.transform(Future::succeededFuture));
+      assertThat(ar.failed()).as("a read Redis never answered").isTrue();
+    }
+    assertThat(store.breakerState()).as("breaker after %d reads that came due in a stall", reads)
+        .isEqualTo(CircuitBreakerState.CLOSED);
+    assertThat(gw.counter(GatewayMetrics.LOOP_STALLS)).as("reads counted as loop stalls").isEqualTo(reads);
+  }
+
+  @Test
   @DisplayName("past the refresh age the old profile is answered at once as stale while it is re-read, then the new one")
   void staleWhileRevalidate() throws Exception {
     startAll(Map.of());
