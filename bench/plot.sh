@@ -25,7 +25,7 @@ trap 'rm -rf "$DATA"' EXIT
 
 # The scenarios plotted, by the label run.sh gives their wrk log, and the name shown.
 SCENARIOS=("hot-ceiling-1:ceiling, hot" "hot-gateway-1:gateway, hot" "paced-gateway:gateway, paced"
-  "warm:gateway, warm (10k readers)" "cold:gateway, cold (a million readers)" "stalled:gateway, Redis stalled")
+  "warm-1:gateway, warm (10k readers)" "cold-1:gateway, cold (a million readers)" "stalled:gateway, Redis stalled")
 
 PCT=$DATA/percentiles.dat
 echo "# scenario p50 p90 p99 p99.9" >"$PCT"
@@ -34,7 +34,8 @@ i=0
 for entry in "${SCENARIOS[@]}"; do
   label=${entry%%:*}
   name=${entry#*:}
-  log=$(ls "$RUN"/wrk-*-"$label".txt 2>/dev/null | head -n 1 || true)
+  # exactly wrk-<number>-<label>.txt: "cold-1" must not pick "warmup-cold-1"
+  log=$(ls "$RUN"/wrk-[0-9][0-9]-"$label".txt "$RUN"/wrk-[0-9][0-9][0-9]-"$label".txt 2>/dev/null | head -n 1 || true)
   [[ -n $log ]] || continue
   result=$(grep '^RESULT ' "$log" | tail -n 1 || true)
   [[ -n $result ]] || continue

@@ -14,8 +14,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DURATION=${DURATION:-10s}        # length of every measured wrk run
 CONNECTIONS=${CONNECTIONS:-64}   # wrk -c
 THREADS=${THREADS:-2}            # wrk -t
-ROUNDS=${ROUNDS:-3}              # A/B rounds (ceiling, gateway) of the hot scenario
-READERS=${READERS:-1000000}      # profiles in Redis, random readers of the stalled and cold scenarios
+ROUNDS=${ROUNDS:-3}              # A/B rounds (ceiling, gateway) of the hot, fragment, pixel, warm and cold scenarios
+READERS=${READERS:-1000000}      # random readers of the stalled scenario and of each cold round (ROUNDS x READERS
+                                 # profiles are loaded: every cold round reads readers no earlier round has read)
 WARMUP=${WARMUP:-5s}             # wrk warm-up of each freshly started server (not measured)
 STALL_AFTER=${STALL_AFTER:-1}    # seconds into the stalled run at which Redis is SIGSTOPped
 JAVA_OPTS=${JAVA_OPTS:-}         # extra JVM options, given to the gateway and the ceiling alike
@@ -447,7 +448,7 @@ if (( START_BUSY > 10 )); then
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
-# Setup: Redis with READERS profiles, tokens, gateway, ceiling
+# Setup: Redis with ROUNDS x READERS profiles, tokens, gateway, ceiling
 # ---------------------------------------------------------------------------------------------------------------
 echo
 echo "== setup"
@@ -455,7 +456,7 @@ start_redis "$RUN_DIR"
 echo "  redis: pid $REDIS_PID, redis://127.0.0.1:$REDIS_PORT"
 
 # shellcheck disable=SC2086
-timeout 300 java $JAVA_OPTS -cp "$JAR" bench/LoadProfiles.java "redis://127.0.0.1:$REDIS_PORT" "$READERS" \
+timeout 600 java $JAVA_OPTS -cp "$JAR" bench/LoadProfiles.java "redis://127.0.0.1:$REDIS_PORT" "$((ROUNDS * READERS))" \
   >"$RUN_DIR/load-profiles.log" 2>&1 </dev/null || { cat "$RUN_DIR/load-profiles.log"; die "loading profiles failed"; }
 echo "  $(tail -n 1 "$RUN_DIR/load-profiles.log")"
 
@@ -467,18 +468,26 @@ PROBE_TOKENS=$OUT/probe.tokens
 ALL_TOKENS=$RUN_DIR/all.tokens
 t0=$(date +%s%N)
 {
-  seq 0 $((READERS - 1)) | sed 's/^/u/'
+  seq 0 $((ROUNDS * READERS - 1)) | sed 's/^/u/'
   seq 0 $((WARMUP_READERS - 1)) | sed 's/^/w/'
   seq 0 $((PROBE_READERS - 1)) | sed 's/^/p/'
-} | OPENTIME_TOKEN_KEYS=$TOKEN_KEYS timeout 300 java -jar "$JAR" token --uids-file - --ttl 1d \
+} | OPENTIME_TOKEN_KEYS=$TOKEN_KEYS timeout 600 java -jar "$JAR" token --uids-file - --ttl 1d \
   >"$ALL_TOKENS" 2>"$RUN_DIR/token.log" || { cat "$RUN_DIR/token.log"; die "minting tokens failed"; }
-(( $(wc -l <"$ALL_TOKENS") == READERS + WARMUP_READERS + PROBE_READERS )) || die "token minted the wrong number of tokens"
+(( $(wc -l <"$ALL_TOKENS") == ROUNDS * READERS + WARMUP_READERS + PROBE_READERS )) \
+  || die "token minted the wrong number of tokens"
 head -n "$READERS" "$ALL_TOKENS" >"$READERS_TOKENS"
+# Cold round r reads u((r-1)*READERS) .. u(r*READERS-1): readers no earlier round has put in the cache.
+COLD_TOKENS=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  COLD_TOKENS+=("$OUT/cold-$r.tokens")
+  sed -n "$(((r - 1) * READERS + 1)),$((r * READERS))p" "$ALL_TOKENS" >"$OUT/cold-$r.tokens"
+done
 head -n 1 "$ALL_TOKENS" >"$HOT_TOKENS"
-sed -n "$((READERS + 1)),$((READERS + WARMUP_READERS))p" "$ALL_TOKENS" >"$WARMUP_TOKENS"
+sed -n "$((ROUNDS * READERS + 1)),$((ROUNDS * READERS + WARMUP_READERS))p" "$ALL_TOKENS" >"$WARMUP_TOKENS"
 tail -n "$PROBE_READERS" "$ALL_TOKENS" >"$PROBE_TOKENS"
 rm -f "$ALL_TOKENS"
-echo "  tokens: $READERS readers + 1 hot (u0) + $WARMUP_READERS warm-up + $PROBE_READERS probe, minted in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+echo "  tokens: $((ROUNDS * READERS)) readers + 1 hot (u0) + $WARMUP_READERS warm-up + $PROBE_READERS probe, minted in" \
+  "$(( ($(date +%s%N) - t0) / 1000000 )) ms"
 HOT_TOKEN=$(cat "$HOT_TOKENS")
 
 free_port CEIL_PORT
@@ -632,21 +641,29 @@ echo "  pixel (events off): $(median "${PIX_RPS[@]}") req/s vs ceiling $(median 
   "(no target here; with the open recorded in Kafka: bench/events.sh)"
 
 echo
-echo "== warm: $WARM_READERS random readers, all cached after one unmeasured pass, $DURATION"
+echo "== warm: $WARM_READERS random readers, all cached after one unmeasured pass; $ROUNDS A/B rounds of $DURATION"
 WARM_TOKENS=$RUN_DIR/warm.tokens
 head -n "$WARM_READERS" "$READERS_TOKENS" >"$WARM_TOKENS"
 run_wrk warm-fill "$GW_PORT" "$WARM_TOKENS" "$WARMUP"
 show_run "warm-up (fills cache)"
 # The ceiling driven with the same token file: wrk's cost of picking a random token is then charged to both.
-run_wrk warm-ceiling "$CEIL_PORT" "$WARM_TOKENS" "$DURATION"
-show_run "ceiling, same tokens"
-CEIL_RANDOM_RPS=$(field rps)
-run_wrk warm "$GW_PORT" "$WARM_TOKENS" "$DURATION"
-show_run "warm gateway"
-WARM_RPS=$(field rps)
-WARM_P99=$(field p99)
-WARM_RATIO=$(ratio "$WARM_RPS" "$CEIL_RANDOM_RPS")
-verdict "warm: $WARM_RPS req/s, ratio to the ceiling on the same tokens = $WARM_RATIO (target >= 0.80)" "$WARM_RATIO >= 0.80"
+WARM_RPSS=()
+WARM_CEIL_RPSS=()
+WARM_P99S=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  run_wrk "warm-ceiling-$r" "$CEIL_PORT" "$WARM_TOKENS" "$DURATION"
+  show_run "round $r ceiling"
+  WARM_CEIL_RPSS+=("$(field rps)")
+  run_wrk "warm-$r" "$GW_PORT" "$WARM_TOKENS" "$DURATION"
+  show_run "round $r warm gateway"
+  WARM_RPSS+=("$(field rps)")
+  WARM_P99S+=("$(field p99)")
+done
+WARM_RPS=$(median "${WARM_RPSS[@]}")
+WARM_P99=$(median "${WARM_P99S[@]}")
+WARM_RATIO=$(ratio "$WARM_RPS" "$(median "${WARM_CEIL_RPSS[@]}")")
+echo "  warm: gateway median $WARM_RPS req/s (p99 $WARM_P99 ms), ceiling median $(median "${WARM_CEIL_RPSS[@]}") req/s"
+verdict "warm: ratio to the ceiling on the same tokens = $WARM_RATIO (target >= 0.80)" "$WARM_RATIO >= 0.80"
 
 HOT_RSS=$(rss_of "$GW_PID")
 CEIL_RSS=$(rss_of "$CEIL_PID")
@@ -656,22 +673,39 @@ echo "  RSS after the hot scenario: gateway #$GW_N $HOT_RSS, ceiling $CEIL_RSS"
 # Scenario cold: many readers, Redis healthy. The same gateway as above: its JIT is warm, its cache holds the hot
 # reader and the warm scenario's readers (1% of a million), so nearly every answer is a miss. (A restarted gateway
 # spends its first minute compiling: on 2 cores that took a quarter of its CPU and measured the JIT, not the path.)
+# A/B rounds like the others, each on READERS readers of its own: round r reads no reader an earlier round read, so
+# every round is as cold as the first. Each round caches about a third of a million profiles; with the default
+# cache.max-entries (1,000,000) the last round ends with the first evictions.
 # ---------------------------------------------------------------------------------------------------------------
 echo
-echo "== cold: $READERS random readers, Redis healthy, the gateway above ($WARM_READERS of them cached), $DURATION"
+echo "== cold: $READERS random readers per round, Redis healthy, the gateway above ($WARM_READERS of them cached);" \
+  "$ROUNDS A/B rounds of $DURATION"
 if (( WARM_READERS * 10 > READERS )); then
   echo "  note: READERS=$READERS is not much more than the $WARM_READERS cached readers: many answers will be cache hits"
 fi
 run_wrk "warmup-cold-$GW_N" "$GW_PORT" "$WARMUP_TOKENS" "$WARMUP"
 show_run "warm-up (w* readers)"
-run_wrk cold "$GW_PORT" "$READERS_TOKENS" "$DURATION"
-show_run "cold gateway"
-COLD_RPS=$(field rps)
-COLD_P99=$(field p99)
-COLD_NON200=$(field non200)
-COLD_DEFAULT=$(field src_default)
-COLD_RATIO=$(ratio "$COLD_RPS" "$CEIL_RANDOM_RPS")
-echo "  cold: $COLD_RPS req/s, p99 $COLD_P99 ms, non-200 $COLD_NON200, ratio to the ceiling on random tokens $COLD_RATIO"
+COLD_RPSS=()
+COLD_CEIL_RPSS=()
+COLD_P99S=()
+COLD_NON200=0
+COLD_DEFAULT=0
+for ((r = 1; r <= ROUNDS; r++)); do
+  run_wrk "cold-ceiling-$r" "$CEIL_PORT" "${COLD_TOKENS[$((r - 1))]}" "$DURATION"
+  show_run "round $r ceiling"
+  COLD_CEIL_RPSS+=("$(field rps)")
+  run_wrk "cold-$r" "$GW_PORT" "${COLD_TOKENS[$((r - 1))]}" "$DURATION"
+  show_run "round $r cold gateway"
+  COLD_RPSS+=("$(field rps)")
+  COLD_P99S+=("$(field p99)")
+  COLD_NON200=$((COLD_NON200 + $(field non200)))
+  COLD_DEFAULT=$((COLD_DEFAULT + $(field src_default)))
+done
+COLD_RPS=$(median "${COLD_RPSS[@]}")
+COLD_P99=$(median "${COLD_P99S[@]}")
+COLD_RATIO=$(ratio "$COLD_RPS" "$(median "${COLD_CEIL_RPSS[@]}")")
+echo "  cold: gateway median $COLD_RPS req/s (p99 $COLD_P99 ms), ceiling median $(median "${COLD_CEIL_RPSS[@]}") req/s" \
+  "on the same tokens; non-200 $COLD_NON200"
 if (( COLD_DEFAULT > 0 )); then
   echo "  note: $COLD_DEFAULT answers were defaults although Redis was healthy (deadline, breaker or connection)"
 fi
@@ -798,8 +832,8 @@ echo "  hot:     ceiling $CEIL_MED req/s (p99 $CEIL_P99_MED ms), gateway $GW_MED
 echo "  paced:   gateway $PACED_GW_RPS req/s ($PACED_SHARE of max), p99 $PACED_GW_P99 ms; ceiling p99 $PACED_CEIL_P99 ms"
 [[ -z $OL_SUMMARY ]] || echo "  open:    $OL_SUMMARY"
 echo "  stalled: $ST_RPS req/s, p99 $ST_P99 ms, non-200 $ST_NON200, socket errors/timeouts $ST_ERRS"
-echo "  warm:    $WARM_RPS req/s, p99 $WARM_P99 ms, ratio to ceiling $WARM_RATIO"
-echo "  cold:    $COLD_RPS req/s, p99 $COLD_P99 ms, ratio to ceiling $COLD_RATIO (target >= 0.50)"
+echo "  warm:    $WARM_RPS req/s, p99 $WARM_P99 ms, ratio to ceiling $WARM_RATIO (medians of $ROUNDS)"
+echo "  cold:    $COLD_RPS req/s, p99 $COLD_P99 ms, ratio to ceiling $COLD_RATIO (medians of $ROUNDS; target >= 0.50)"
 echo "  gateway RSS: $HOT_RSS after hot, $ST_RSS after stalled, $COLD_RSS after cold${MEM_RSS:+, $MEM_RSS with ${MEM_CACHED:-?} profiles cached}"
 for line in "${SUMMARY[@]}"; do
   echo "  $line"

@@ -94,8 +94,8 @@ public final class GatewayMetrics implements ProfileMeters {
         .description("Opens that joined a Redis read already in flight for the same reader")
         .register(registry);
     loopStalls = Counter.builder(LOOP_STALLS)
-        .description("Redis reads that missed their deadline because the gateway's own event loop was stalled "
-            + "(GC pause, CPU starvation); answered with defaults, not counted against Redis")
+        .description("Redis reads in flight while the gateway's own event loop stalled (GC pause, CPU starvation) "
+            + "that then missed their deadline; answered with defaults, not counted against Redis")
         .register(registry);
     fallbacks = new Counter[FallbackReason.values().length];
     for (FallbackReason r : FallbackReason.values()) {

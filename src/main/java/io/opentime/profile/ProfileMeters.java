@@ -24,8 +24,8 @@ public interface ProfileMeters {
   void coalesced();
 
   /**
-   * A Redis read missed its deadline because its own event loop was stalled (a long GC pause, CPU starvation), not
-   * because Redis was slow: answered with defaults, not counted against Redis.
+   * A Redis read that was in flight while its own event loop stalled (a long GC pause, CPU starvation) missed its
+   * deadline: answered with defaults, not counted against Redis, which may not have been slow at all.
    */
   void loopStalled();
 }
