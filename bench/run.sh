@@ -379,6 +379,15 @@ sources() { # the gateway's X-Opentime-Source mix, if any
   fi
 }
 
+# One A/B round: the ceiling, then the gateway, on the same token file. Sets PAIR_CEIL_RPS and the gateway's
+# RESULT (read it with field).
+ab_pair() { # LABEL TOKENS ROUND
+  run_wrk "$1-ceiling-$3" "$CEIL_PORT" "$2" "$DURATION"
+  show_run "round $3 ceiling"
+  PAIR_CEIL_RPS=$(field rps)
+  run_wrk "$1-$3" "$GW_PORT" "$2" "$DURATION"
+  show_run "round $3 $1 gateway"
+}
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
 is_true() { awk "BEGIN { exit !($1) }"; }
@@ -650,11 +659,8 @@ WARM_RPSS=()
 WARM_CEIL_RPSS=()
 WARM_P99S=()
 for ((r = 1; r <= ROUNDS; r++)); do
-  run_wrk "warm-ceiling-$r" "$CEIL_PORT" "$WARM_TOKENS" "$DURATION"
-  show_run "round $r ceiling"
-  WARM_CEIL_RPSS+=("$(field rps)")
-  run_wrk "warm-$r" "$GW_PORT" "$WARM_TOKENS" "$DURATION"
-  show_run "round $r warm gateway"
+  ab_pair warm "$WARM_TOKENS" "$r"
+  WARM_CEIL_RPSS+=("$PAIR_CEIL_RPS")
   WARM_RPSS+=("$(field rps)")
   WARM_P99S+=("$(field p99)")
 done
@@ -690,11 +696,8 @@ COLD_P99S=()
 COLD_NON200=0
 COLD_DEFAULT=0
 for ((r = 1; r <= ROUNDS; r++)); do
-  run_wrk "cold-ceiling-$r" "$CEIL_PORT" "${COLD_TOKENS[$((r - 1))]}" "$DURATION"
-  show_run "round $r ceiling"
-  COLD_CEIL_RPSS+=("$(field rps)")
-  run_wrk "cold-$r" "$GW_PORT" "${COLD_TOKENS[$((r - 1))]}" "$DURATION"
-  show_run "round $r cold gateway"
+  ab_pair cold "${COLD_TOKENS[$((r - 1))]}" "$r"
+  COLD_CEIL_RPSS+=("$PAIR_CEIL_RPS")
   COLD_RPSS+=("$(field rps)")
   COLD_P99S+=("$(field p99)")
   COLD_NON200=$((COLD_NON200 + $(field non200)))

@@ -126,22 +126,8 @@ class RedisFailureTest {
     int reads = 2 * gw.config.redis().breakerFailures();
     long stallMs = 6 * gw.config.redis().deadline().toMillis();
     redis.pause(); // no read can be answered: each must end at its deadline
-    List<Future<Profile>> pending = new ArrayList<>();
-    for (int i = 0; i < reads; i++) {
-      pending.add(store.fetch("stall-" + i));
-    }
-    // Queued after the reads on every link's loop: the reads start (and arm their deadlines), then the loop stalls
-    // past them, as in a long garbage-collection pause.
-    List<Future<?>> stalls = new ArrayList<>();
-    for (RedisLink link : store.links()) {
-      Promise<Void> stalled = Promise.promise();
-      link.context().runOnContext(v -> {
-        LockSupport.parkNanos(stallMs * 1_000_000L);
-        stalled.complete();
-      });
-      stalls.add(stalled.future());
-    }
-    Main.block(Future.all(stalls));
+    List<Future<Profile>> pending = fetchAll(store, "stall-", reads);
+    stallEveryLoop(store, stallMs);
     for (Future<Profile> read : pending) {
       AsyncResult<Profile> ar = Main.block(read.transform(Future::succeededFuture));
       assertThat(ar.failed()).as("a read Redis never answered").isTrue();
@@ -160,6 +146,32 @@ class RedisFailureTest {
     assertThat(store.breakerState()).isNotEqualTo(CircuitBreakerState.CLOSED);
   }
 
+  /** Starts {@code n} reads of readers {@code prefix0 ..}: each is handed to its link's event loop as a task. */
+  private static List<Future<Profile>> fetchAll(ProfileStore store, String prefix, int n) {
+    List<Future<Profile>> pending = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      pending.add(store.fetch(prefix + i));
+    }
+    return pending;
+  }
+
+  /**
+   * Stalls every link's event loop for {@code ms}, as a long garbage-collection pause would, and waits for it. Queued
+   * after reads started just before, so those start (and their deadlines run) before the loop stalls.
+   */
+  private static void stallEveryLoop(ProfileStore store, long ms) {
+    List<Future<?>> stalls = new ArrayList<>();
+    for (RedisLink link : store.links()) {
+      Promise<Void> stalled = Promise.promise();
+      link.context().runOnContext(v -> {
+        LockSupport.parkNanos(ms * 1_000_000L);
+        stalled.complete();
+      });
+      stalls.add(stalled.future());
+    }
+    Main.block(Future.all(stalls));
+  }
+
   @Test
   @DisplayName("reads that come due shortly before a loop stall ends, barely late, still count as stalled, not against Redis")
   void readsDueJustBeforeAStallEndsDoNotOpenTheBreaker() throws Exception {
@@ -171,20 +183,8 @@ class RedisFailureTest {
     // were sent, as under load, where it opened the breaker on a healthy Redis.
     long stallMs = gw.config.redis().deadline().toMillis() + 5;
     redis.pause();
-    List<Future<Profile>> pending = new ArrayList<>();
-    for (int i = 0; i < reads; i++) {
-      pending.add(store.fetch("due-in-stall-" + i));
-    }
-    List<Future<?>> stalls = new ArrayList<>();
-    for (RedisLink link : store.links()) {
-      Promise<Void> stalled = Promise.promise();
-      link.context().runOnContext(v -> {
-        LockSupport.parkNanos(stallMs * 1_000_000L);
-        stalled.complete();
-      });
-      stalls.add(stalled.future());
-    }
-    Main.block(Future.all(stalls));
+    List<Future<Profile>> pending = fetchAll(store, "due-in-stall-", reads);
+    stallEveryLoop(store, stallMs);
     for (Future<Profile> read : pending) {
       AsyncResult<Profile> ar = Main.block(read.transform(Future::succeededFuture));
       assertThat(ar.failed()).as("a read Redis never answered").isTrue();
