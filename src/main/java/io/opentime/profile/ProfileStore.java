@@ -264,7 +264,7 @@ public final class ProfileStore {
     void track(Read<?> read) {
       inFlight.addLast(read);
       if (timer == -1) {
-        arm(read.due - deadlineNanos);
+        arm(read.due - deadlineNanos); // the read was sent just now: its send time is the current time
       }
     }
 
@@ -322,6 +322,8 @@ public final class ProfileStore {
     final CompletableFuture<T> result;
     final boolean profileRead;
     Lane lane;
+    /** Its breaker's index, from the key (a CRC16 in Cluster mode): computed once, in {@link #begin}. */
+    int breaker;
     long started;
     long due;
     boolean settled;
@@ -345,12 +347,12 @@ public final class ProfileStore {
 
     void begin() {
       started = System.nanoTime();
-      int b = breakerIndex(key);
-      if (breakerClosed.get(b) == 1) {
+      breaker = breakerIndex(key);
+      if (breakerClosed.get(breaker) == 1) {
         transmit();
         return;
       }
-      breakers[b].<T>execute(() -> {
+      breakers[breaker].<T>execute(() -> {
         viaBreaker = Promise.promise();
         transmit();
         return viaBreaker.future();
@@ -404,9 +406,7 @@ public final class ProfileStore {
 
     private void settle(T value, Throwable failure) {
       settled = true;
-      if (lane != null) {
-        lane.trim();
-      }
+      lane.trim();
       if (viaBreaker != null) {
         if (failure == null) {
           viaBreaker.complete(value);
@@ -415,7 +415,7 @@ public final class ProfileStore {
         }
         return;
       }
-      report(breakerIndex(key), failure);
+      report(breaker, failure);
       deliver(value, failure);
     }
 

@@ -188,6 +188,8 @@ class RedisFailureTest {
     for (Future<Profile> read : pending) {
       AsyncResult<Profile> ar = Main.block(read.transform(Future::succeededFuture));
       assertThat(ar.failed()).as("a read Redis never answered").isTrue();
+      assertThat(ar.cause()).isInstanceOfSatisfying(RedisUnavailableException.class,
+          e -> assertThat(e.reason()).isEqualTo(FallbackReason.TIMEOUT));
     }
     assertThat(store.breakerState()).as("breaker after %d reads that came due in a stall", reads)
         .isEqualTo(CircuitBreakerState.CLOSED);
