@@ -41,14 +41,25 @@ public final class Profile {
 
   /**
    * A profile of {@code fields} values taken from Redis bulk replies. A null entry (or a missing one, past the end
-   * of {@code values}) is an absent field.
+   * of {@code values}) is an absent field. The values are copied once, straight from the replies into the packed
+   * array.
    */
   static Profile fromBuffers(Buffer[] values, int fields, long loadedAtNanos) {
-    byte[][] bytes = new byte[fields][];
+    int size = 4 * fields;
     for (int i = 0; i < fields && i < values.length; i++) {
-      bytes[i] = values[i] == null ? null : values[i].getBytes();
+      size += values[i] == null ? 0 : values[i].length();
     }
-    return new Profile(pack(bytes), fields, loadedAtNanos);
+    byte[] out = size == 0 ? NO_VALUES : new byte[size];
+    int at = 0;
+    for (int i = 0; i < fields; i++) {
+      Buffer v = i < values.length ? values[i] : null;
+      at = putLength(out, at, v == null ? -1 : v.length());
+      if (v != null) {
+        v.getBytes(0, v.length(), out, at);
+        at += v.length();
+      }
+    }
+    return new Profile(out, fields, loadedAtNanos);
   }
 
   /** The values (null: absent), each behind its 4-byte length (-1 for an absent one), in one array. */

@@ -1,5 +1,6 @@
 package io.opentime.profile;
 
+import com.github.benmanes.caffeine.cache.AsyncCacheLoader;
 import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
@@ -9,6 +10,8 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.internal.ContextInternal;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 
 /**
  * The in-process profile cache in front of {@link ProfileStore} (Caffeine).
@@ -45,32 +48,60 @@ public final class ProfileCache {
         .executor(Runnable::run)
         .ticker(ticker)
         .recordStats()
-        .buildAsync((uid, executor) -> store.load(uid));
+        .buildAsync(new AsyncCacheLoader<>() {
+          @Override
+          public CompletableFuture<Profile> asyncLoad(String uid, Executor executor) {
+            return store.load(uid, new Started());
+          }
+
+          @Override
+          public CompletableFuture<Profile> asyncReload(String uid, Profile old, Executor executor) {
+            return store.load(uid); // a background refresh: no lookup started it, none is told it did
+          }
+        });
+  }
+
+  /**
+   * A read started by a lookup's miss (Caffeine calls the loader on the looking-up thread, within {@code get}). The
+   * first lookup to see it is the one that started it, which tells a miss from a coalesced or cached answer with
+   * one cache operation per lookup.
+   */
+  private static final class Started extends CompletableFuture<Profile> {
+    private static final AtomicIntegerFieldUpdater<Started> CLAIMED =
+        AtomicIntegerFieldUpdater.newUpdater(Started.class, "claimed");
+    private volatile int claimed;
+
+    boolean claim() {
+      return claimed == 0 && CLAIMED.compareAndSet(this, 0, 1);
+    }
   }
 
   /**
    * Looks a reader up. Never fails: failures become a {@link Source#DEFAULT} lookup with the reason. Must be called
    * on a Vert.x context; the future completes on that context (at once on a cache hit).
+   *
+   * <p>One {@code get} per lookup, so the cache's statistics count each lookup once, as a hit or a miss (a lookup
+   * that checked first and then loaded counted every miss twice), and a miss touches the map twice, not three times.
    */
   public Future<ProfileLookup> lookup(String uid) {
-    CompletableFuture<Profile> present = cache.getIfPresent(uid); // also triggers a due background refresh
-    if (present != null && present.isDone() && !present.isCompletedExceptionally()) {
-      Profile p = present.join();
-      Source s = ticker.read() - p.loadedAtNanos() >= refreshAfterNanos ? Source.STALE : Source.CACHE;
-      return Future.succeededFuture(new ProfileLookup(p, s, null));
+    CompletableFuture<Profile> found = cache.get(uid); // also triggers a due background refresh
+    boolean started = found instanceof Started s && s.claim();
+    if (found.isDone()) {
+      if (!started && !found.isCompletedExceptionally()) {
+        Profile p = found.join();
+        Source s = ticker.read() - p.loadedAtNanos() >= refreshAfterNanos ? Source.STALE : Source.CACHE;
+        return Future.succeededFuture(new ProfileLookup(p, s, null));
+      }
+      return Future.succeededFuture(fromLoad(found)); // a read that ended at once (or a failure not yet removed)
     }
-    if (present != null && !present.isDone()) {
+    if (!started) {
       meters.coalesced();
-    }
-    CompletableFuture<Profile> load = present != null ? present : cache.get(uid);
-    if (load.isDone()) {
-      return Future.succeededFuture(fromLoad(load));
     }
     // Completed on the caller's context: at once when the read completes on the caller's own event loop, else
     // handed back to it as a task.
     ContextInternal caller = (ContextInternal) Vertx.currentContext();
     Promise<ProfileLookup> answer = caller != null ? caller.promise() : Promise.promise();
-    load.whenComplete((profile, err) -> answer.complete(err == null
+    found.whenComplete((profile, err) -> answer.complete(err == null
         ? new ProfileLookup(profile, Source.REDIS, null)
         : ProfileLookup.fallback(RedisUnavailableException.reasonOf(err))));
     return answer.future();

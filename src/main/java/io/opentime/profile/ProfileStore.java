@@ -16,10 +16,11 @@ import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import io.vertx.redis.client.impl.ZModem;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.function.Function;
@@ -28,7 +29,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Reads profiles from Redis: one {@code HMGET profile:{<uid>} <schema fields>} per read, on one of the per-event-loop
- * {@link RedisLink}s (chosen by uid), bounded by the configured deadline and guarded by a circuit breaker: one per
+ * {@link RedisLink}s (the calling loop's own), bounded by the configured deadline and guarded by a circuit breaker: one per
  * process, or in Cluster mode one per group of hash slots, so a sick master does not stop reads from the others.
  *
  * <p>Failure semantics: the returned future fails with a {@link RedisUnavailableException} whose reason says why
@@ -47,6 +48,8 @@ public final class ProfileStore {
 
   private final RedisConfig config;
   private final ProfileSchema schema;
+  /** The schema's field names as UTF-8, encoded once: every profile read sends all of them. */
+  private final byte[][] fieldNames;
   private final Ticker ticker;
   /** One breaker per group of hash slots in Cluster mode (a sick master trips only its own); else one. */
   private final CircuitBreaker[] breakers;
@@ -57,7 +60,8 @@ public final class ProfileStore {
   private final AtomicIntegerArray breakerClosed;
   /** Per breaker: 1 when failures were reported to it since the last success (a success then resets its count). */
   private final AtomicIntegerArray failuresSinceSuccess;
-  private final List<Lane> lanes = new CopyOnWriteArrayList<>();
+  /** One per registered link; replaced whole (never changed in place), so a read sees a consistent set. */
+  private volatile Lane[] lanes = new Lane[0];
   private final AtomicIntegerArray breakerOpen;
   private final AtomicInteger breakersOpen = new AtomicInteger();
   private final ProfileMeters meters;
@@ -94,6 +98,7 @@ public final class ProfileStore {
     this.tickNanos = Math.max(1_000_000L, Math.min(5_000_000L, deadlineNanos / 5));
     this.endpoints = new RedisEndpoints(config);
     this.schema = schema;
+    this.fieldNames = schema.fields().stream().map(f -> f.getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
     this.ticker = ticker;
     int n = config.mode() == RedisConfig.Mode.CLUSTER ? CLUSTER_BREAKERS : 1;
     this.breakers = new CircuitBreaker[n];
@@ -143,14 +148,16 @@ public final class ProfileStore {
     return endpoints.reads(metricsName);
   }
 
-  /** Adds an event loop's connection to the ones reads are sharded over. */
-  public void register(RedisLink link) {
-    lanes.add(new Lane(link));
+  /** Adds an event loop's connection to the ones reads are sent on. */
+  public synchronized void register(RedisLink link) {
+    Lane[] more = Arrays.copyOf(lanes, lanes.length + 1);
+    more[lanes.length] = new Lane(link);
+    lanes = more;
   }
 
-  /** Stops sharding reads over {@code link}; reads already on it still end (by reply, failure or deadline). */
-  public void unregister(RedisLink link) {
-    lanes.removeIf(l -> l.link == link);
+  /** Stops sending reads on {@code link}; reads already on it still end (by reply, failure or deadline). */
+  public synchronized void unregister(RedisLink link) {
+    lanes = Arrays.stream(lanes).filter(l -> l.link != link).toArray(Lane[]::new);
   }
 
   /** The worst state of the breakers: OPEN if any is open, else HALF_OPEN if any probes, else CLOSED. */
@@ -190,18 +197,25 @@ public final class ProfileStore {
    * Reads one profile, as {@link #fetch} does, into a {@link CompletableFuture} (what the profile cache holds): the
    * cold path's form, with no Vert.x future between Redis's reply and the cache.
    *
-   * <p>Reads are sharded over the per-loop connections by uid: every read of a reader goes through the same
-   * connection, so they reach Redis in order. A read whose connection belongs to the calling event loop starts at
-   * once; any other is handed to the owning loop as a task. Either way it joins the batch that loop writes to Redis
-   * at the end of its turn (see {@link RedisLink}). The breaker and the deadline act on the owning loop, where the
-   * read completes: the deadline and the reply never race across threads.
+   * <p>A read goes on the calling event loop's own connection, at once, and joins the batch that loop writes to
+   * Redis at the end of its turn (see {@link RedisLink}); it completes on that loop, so the answer needs no hand-over
+   * between threads. Called off every loop with a connection (a worker, a test), the read is handed as a task to a
+   * loop chosen by uid. Which connection carries a read does not change what it returns: the cache lets one read
+   * per reader be in flight, and a read started before an invalidation is never stored after it. The breaker and the
+   * deadline act on the loop that sends the read, where it completes: the deadline and the reply never race across
+   * threads.
    */
   public CompletableFuture<Profile> load(String uid) {
+    return load(uid, new CompletableFuture<>());
+  }
+
+  /** As {@link #load(String)}, completing {@code result} (which it returns). */
+  <F extends CompletableFuture<Profile>> F load(String uid, F result) {
     if (schema.size() == 0) {
-      return CompletableFuture.completedFuture(new Profile(new String[0], ticker.read()));
+      result.complete(new Profile(new String[0], ticker.read()));
+      return result;
     }
     String key = config.profileKey(uid);
-    CompletableFuture<Profile> result = new CompletableFuture<>();
     start(uid, new Read<>(key, hmget(key), this::toProfile, this::wrongTypeAsEmpty, result, true));
     return result;
   }
@@ -216,21 +230,27 @@ public final class ProfileStore {
     return Future.fromCompletionStage(result);
   }
 
-  /** Starts a read on the lane that owns {@code shardKey}: at once on its own loop, else as a task there. */
+  /**
+   * Starts a read on the calling loop's lane, at once; called off every lane's loop, as a task on the lane that
+   * {@code shardKey} picks.
+   */
   private void start(String shardKey, Read<?> read) {
-    List<Lane> current = lanes;
-    if (current.isEmpty()) {
+    Lane[] current = lanes;
+    if (current.length == 0) {
       read.result.completeExceptionally(
           new RedisUnavailableException(FallbackReason.NOT_CONNECTED, "no Redis link registered"));
       return;
     }
-    Lane lane = current.get(Math.floorMod(shardKey.hashCode(), current.size()));
-    read.lane = lane;
-    if (lane.link.onItsLoop()) {
-      read.begin();
-    } else {
-      lane.link.context().runOnContext(read);
+    for (Lane own : current) {
+      if (own.link.onItsLoop()) {
+        read.lane = own;
+        read.begin();
+        return;
+      }
     }
+    Lane lane = current[Math.floorMod(shardKey.hashCode(), current.length)];
+    read.lane = lane;
+    lane.link.context().runOnContext(read);
   }
 
   /**
@@ -245,7 +265,8 @@ public final class ProfileStore {
    * does not count against Redis. Judging each read by its own lateness instead was not enough: the reads sent just
    * before a 30-40 ms pause come due just before it ends, only a little late, and their replies, delayed by the
    * pause, are read after their deadlines; under load that was enough of them in a row to open the breaker on a
-   * healthy Redis. Used only on the lane's event loop.
+   * healthy Redis. And such a read is given up only one tick after the stall ended: the loop may not yet have
+   * written its batch, nor read the replies that came in while it stood still. Used only on the lane's event loop.
    */
   private final class Lane {
     final RedisLink link;
@@ -277,8 +298,12 @@ public final class ProfileStore {
     }
 
     private void arm(long now) {
-      armedFor = Math.min(inFlight.peekFirst().due, now + tickNanos);
-      timer = vertx.setTimer(Math.max(1, (armedFor - now + 999_999) / 1_000_000), id -> sweep());
+      armAt(now, Math.min(inFlight.peekFirst().due, now + tickNanos));
+    }
+
+    private void armAt(long now, long at) {
+      armedFor = at;
+      timer = vertx.setTimer(Math.max(1, (at - now + 999_999) / 1_000_000), id -> sweep());
     }
 
     private void sweep() {
@@ -292,13 +317,21 @@ public final class ProfileStore {
       while ((head = inFlight.peekFirst()) != null) {
         if (head.settled) {
           inFlight.pollFirst();
-        } else if (head.due - now <= 0) {
-          inFlight.pollFirst();
-          head.expire(stalledBefore && head.due - deadlineNanos - stallEnded < 0);
-        } else {
+          continue;
+        }
+        if (head.due - now > 0) {
           arm(now);
           return;
         }
+        boolean livedThroughStall = stalledBefore && head.due - deadlineNanos - stallEnded < 0;
+        if (livedThroughStall && now - stallEnded < tickNanos) {
+          // Just back from a stall: what the loop did not do meanwhile (write its batch to Redis, read the replies
+          // that arrived) comes first, so a healthy Redis still answers instead of the defaults.
+          armAt(now, stallEnded + tickNanos);
+          return;
+        }
+        inFlight.pollFirst();
+        head.expire(livedThroughStall);
       }
     }
   }
@@ -478,8 +511,8 @@ public final class ProfileStore {
 
   private Request hmget(String key) {
     Request r = Request.cmd(Command.HMGET).arg(key);
-    for (String f : schema.fields()) {
-      r.arg(f);
+    for (byte[] f : fieldNames) {
+      r.arg(f); // shared, never written to: the client only reads a command's arguments
     }
     return r;
   }
@@ -512,7 +545,7 @@ public final class ProfileStore {
 
   /** The registered links (for tests). */
   List<RedisLink> links() {
-    return lanes.stream().map(l -> l.link).toList();
+    return Arrays.stream(lanes).map(l -> l.link).toList();
   }
 
   public void close() {

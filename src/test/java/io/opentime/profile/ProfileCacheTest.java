@@ -2,6 +2,7 @@ package io.opentime.profile;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.github.benmanes.caffeine.cache.stats.CacheStats;
 import io.opentime.Main;
 import io.opentime.support.RunningGateway;
 import io.opentime.support.TestConfig;
@@ -51,11 +52,16 @@ class ProfileCacheTest {
     String uid = fresh("hit");
     gw.putProfile(uid, Map.of("first_name", "Ada"));
     long before = gw.hmgetCalls();
+    CacheStats statsBefore = gw.gateway.services().cache().view().stats();
     assertThat(source(gw.greeting(uid))).isEqualTo("redis");
     for (int i = 0; i < 20; i++) {
       assertThat(source(gw.greeting(uid))).isEqualTo("cache");
     }
     assertThat(gw.hmgetCalls() - before).isEqualTo(1);
+    // The exported hit ratio (cache_gets) counts each lookup once: one miss, twenty hits
+    CacheStats stats = gw.gateway.services().cache().view().stats().minus(statsBefore);
+    assertThat(stats.missCount()).isEqualTo(1);
+    assertThat(stats.hitCount()).isEqualTo(20);
   }
 
   @Test
@@ -122,5 +128,26 @@ class ProfileCacheTest {
     HttpResponse<String> r = gw.greeting(uid);
     assertThat(source(r)).isEqualTo("redis");
     assertThat(r.body()).contains("Augusta");
+  }
+
+  @Test
+  @DisplayName("a read started on an event loop goes on that loop's own Redis connection and completes there")
+  void readsStayOnTheCallingLoop() {
+    ProfileStore store = gw.gateway.services().store();
+    assertThat(store.links()).hasSizeGreaterThan(1);
+    for (RedisLink link : store.links()) {
+      for (int i = 0; i < 8; i++) { // eight readers: by uid, some would belong to another loop
+        String uid = fresh("own-loop") + "-" + i;
+        gw.putProfile(uid, Map.of("first_name", "Ada"));
+        Thread[] caller = new Thread[1];
+        Promise<Thread> completedOn = Promise.promise();
+        link.context().runOnContext(v -> {
+          caller[0] = Thread.currentThread();
+          store.load(uid).whenComplete((profile, err) -> completedOn.complete(Thread.currentThread()));
+        });
+        assertThat(Main.block(completedOn.future())).as("thread the read of %s completed on", uid)
+            .isSameAs(caller[0]);
+      }
+    }
   }
 }

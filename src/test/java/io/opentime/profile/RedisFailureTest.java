@@ -197,6 +197,27 @@ class RedisFailureTest {
   }
 
   @Test
+  @DisplayName("reads in flight through a loop stall are still answered by a healthy Redis, not with defaults")
+  void readsInFlightThroughAStallAreAnsweredByAHealthyRedis() throws Exception {
+    startAll(Map.of());
+    ProfileStore store = gw.gateway.services().store();
+    int reads = 20;
+    for (int i = 0; i < reads; i++) {
+      gw.putProfile("through-stall-" + i, Map.of("first_name", "Ada"));
+    }
+    // Each loop stalls right after starting its reads, before it has written them to Redis, for three deadlines (a
+    // long garbage-collection pause): when it resumes, every read is past its deadline, and Redis has not yet seen it.
+    List<Future<Profile>> pending = fetchAll(store, "through-stall-", reads);
+    stallEveryLoop(store, 3 * gw.config.redis().deadline().toMillis());
+    for (Future<Profile> read : pending) {
+      AsyncResult<Profile> ar = Main.block(read.transform(Future::succeededFuture));
+      assertThat(ar.succeeded()).as("read after the stall (%s)", ar.cause()).isTrue();
+      assertThat(ar.result().isEmpty()).as("profile read after the stall").isFalse();
+    }
+    assertThat(gw.counter(GatewayMetrics.LOOP_STALLS)).as("reads given up as stalled").isZero();
+  }
+
+  @Test
   @DisplayName("past the refresh age the old profile is answered at once as stale while it is re-read, then the new one")
   void staleWhileRevalidate() throws Exception {
     startAll(Map.of());
