@@ -4,12 +4,14 @@ import com.github.benmanes.caffeine.cache.AsyncCacheLoader;
 import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
+import com.github.benmanes.caffeine.cache.stats.ConcurrentStatsCounter;
 import io.opentime.config.CacheConfig;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.internal.ContextInternal;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 
@@ -33,6 +35,9 @@ import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 public final class ProfileCache {
 
   private final AsyncLoadingCache<String, Profile> cache;
+  /** The cache as a map: a look that records no statistics (a hit is recorded by {@link #lookup}). */
+  private final ConcurrentMap<String, CompletableFuture<Profile>> entries;
+  private final ConcurrentStatsCounter stats = new ConcurrentStatsCounter();
   private final Ticker ticker;
   private final long refreshAfterNanos;
   private final ProfileMeters meters;
@@ -47,7 +52,7 @@ public final class ProfileCache {
         .expireAfterWrite(config.expireAfter())
         .executor(Runnable::run)
         .ticker(ticker)
-        .recordStats()
+        .recordStats(() -> stats)
         .buildAsync(new AsyncCacheLoader<>() {
           @Override
           public CompletableFuture<Profile> asyncLoad(String uid, Executor executor) {
@@ -59,12 +64,13 @@ public final class ProfileCache {
             return store.load(uid); // a background refresh: no lookup started it, none is told it did
           }
         });
+    this.entries = cache.asMap();
   }
 
   /**
    * A read started by a lookup's miss (Caffeine calls the loader on the looking-up thread, within {@code get}). The
-   * first lookup to see it is the one that started it, which tells a miss from a coalesced or cached answer with
-   * one cache operation per lookup.
+   * first lookup to claim it is the one that started it: another loop may find it in the map between its creation
+   * and the claim.
    */
   private static final class Started extends CompletableFuture<Profile> {
     private static final AtomicIntegerFieldUpdater<Started> CLAIMED =
@@ -80,12 +86,19 @@ public final class ProfileCache {
    * Looks a reader up. Never fails: failures become a {@link Source#DEFAULT} lookup with the reason. Must be called
    * on a Vert.x context; the future completes on that context (at once on a cache hit).
    *
-   * <p>One {@code get} per lookup, so the cache's statistics count each lookup once, as a hit or a miss (a lookup
-   * that checked first and then loaded counted every miss twice), and a miss touches the map twice, not three times.
+   * <p>The cache's statistics count each lookup once, as a hit or a miss (a look followed by a load used to count a
+   * miss twice): a hit is a look at the map, which records nothing, and the hit is recorded here; a miss is one
+   * {@code get}, which records the miss itself and starts the read.
    */
   public Future<ProfileLookup> lookup(String uid) {
-    CompletableFuture<Profile> found = cache.get(uid); // also triggers a due background refresh
-    boolean started = found instanceof Started s && s.claim();
+    CompletableFuture<Profile> found = entries.get(uid); // records nothing; triggers a due background refresh
+    boolean started = false;
+    if (found != null) {
+      stats.recordHits(1);
+    } else {
+      found = cache.get(uid);
+      started = found instanceof Started s && s.claim(); // else another loop started it just now
+    }
     if (found.isDone()) {
       if (!started && !found.isCompletedExceptionally()) {
         Profile p = found.join();
