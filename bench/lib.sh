@@ -29,6 +29,9 @@
 #   free_port VAR                     VAR= a loopback TCP port nobody uses, in 20000..31999 (below the ephemeral range,
 #                                     so no client socket can take it), never one this script picked before
 #   listener_is PORT PID              0 unless `ss` shows PORT listened on (also) by a process other than PID
+#   http_up PORT                      0 if something answers HTTP on 127.0.0.1:PORT (1 s at most)
+#   wait_http PID PORT NAME LOG       until PORT answers HTTP (60 s at most); dies if PID exits first or another
+#                                     process holds the port (log paths are shown relative to $ROOT)
 #   redis_ping PORT                   0 if a Redis on 127.0.0.1:PORT answers PING with +PONG (1 s at most)
 #   redis_server_bin JAR DIR          REDIS_BIN= redis-server from PATH, otherwise the one bundled in JAR, extracted
 #                                     (again when JAR is newer) to DIR/redis-server
@@ -301,4 +304,24 @@ cpu_busy() { # SECONDS COMMAND... -> cpu_share of COMMAND's sample now and SECON
   a=$("$@")
   sleep "$secs"
   cpu_share "$a" "$("$@")"
+}
+
+http_up() { # PORT -> 0 if something answers HTTP there
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || true)
+  [[ -n $code && $code != 000 ]]
+}
+
+wait_http() { # PID PORT NAME LOG: until it answers (60 s at most), failing if the process dies
+  local pid=$1 port=$2 name=$3 log=$4 i
+  for ((i = 0; i < 600; i++)); do
+    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$log"; die "$name exited during start-up (log: ${log#"$ROOT"/})"; }
+    if http_up "$port"; then
+      listener_is "$port" "$pid" || die "port $port is held by another process, not by $name (pid $pid)"
+      return 0
+    fi
+    sleep 0.1
+  done
+  tail -n 30 "$log"
+  die "$name did not answer on port $port within 60 s"
 }

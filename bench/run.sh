@@ -122,26 +122,6 @@ exit_traps cleanup
 # ---------------------------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------------------------
-http_up() { # PORT -> 0 if something answers HTTP there
-  local code
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || true)
-  [[ -n $code && $code != 000 ]]
-}
-
-wait_http() { # PID PORT NAME LOG: until it answers (60 s at most), failing if the process dies
-  local pid=$1 port=$2 name=$3 log=$4 i
-  for ((i = 0; i < 600; i++)); do
-    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$log"; die "$name exited during start-up (log: ${log#"$ROOT"/})"; }
-    if http_up "$port"; then
-      listener_is "$port" "$pid" || die "port $port is held by another process, not by $name (pid $pid)"
-      return 0
-    fi
-    sleep 0.1
-  done
-  tail -n 30 "$log"
-  die "$name did not answer on port $port within 60 s"
-}
-
 # Open loop: requests offered at fixed arrival rates, one rate after the other in one generator process, the first
 # rate also run once before, unmeasured, as a warm-up. Latency counts from each request's scheduled start, so a
 # stalled answer is not hidden by the ones it held back. Two generators: bench/openloop/openloop.c (default; C,
