@@ -5,11 +5,11 @@
 #
 # bench/run.sh tells whether the cold target passes; this script tells whether a change to the cold path helped,
 # which the ratio alone cannot on a machine whose speed drifts by 10-20% within minutes. It starts a Redis with
-# READERS profiles and the ceiling server, then for each of ROUNDS rounds and each JAR in turn (A B A B ...): a fresh
-# gateway, WARMUP of wrk on 10,000 readers (cached, and the JIT's warm-up), then DURATION of wrk on the ceiling and
-# DURATION on the gateway, both on random readers the gateway has not seen. For each pair it prints the answers per
-# second and, per answer, the CPU of the gateway (user, kernel), of Redis, and of the whole machine (from /proc), with
-# the same figures for the ceiling run: compare CPU per answer across jars, not one run's ratio.
+# READERS profiles and the ceiling server (warmed once: it runs throughout), then for each of ROUNDS rounds and each
+# JAR in turn (A B A B ...): a fresh gateway, WARMUP of wrk on 10,000 readers (cached, and the JIT's warm-up), then
+# DURATION of wrk on the ceiling and DURATION on the gateway, both on random readers the gateway has not seen. For
+# each pair it prints the answers per second and, per answer, the CPU of the server (user, kernel), of Redis and of
+# the whole machine (from /proc): compare CPU per answer across jars, not one run's ratio.
 #
 # Knobs (environment): ROUNDS (3), READERS (1000000), DURATION (10s), WARMUP (20s), CONNECTIONS (64), THREADS (2),
 # GATEWAY_JAVA_OPTS (the Dockerfile's, as bench/run.sh), OPENTIME_REDIS_DEADLINE (25ms). About 1 minute per pair
@@ -72,6 +72,8 @@ measure() { # PORT PID -> "rps server_user server_sys redis box" in ticks, over 
       rps, (y[3] - x[3] + y[4] - x[4]) * us, (y[3] - x[3]) * us, (y[4] - x[4]) * us, (y[5] - x[5]) * us,
       (y[1] - x[1]) * us, 100 * (y[2] - x[2]) / (y[1] - x[1] + y[2] - x[2]) }'
 }
+
+drive "$CEIL_PORT" "$WARMUP" "$RUN_DIR/warm.tokens" >/dev/null # its JIT, once: it keeps running through every round
 
 for ((round = 1; round <= ROUNDS; round++)); do
   for jar in "$@"; do
