@@ -22,6 +22,7 @@ source "$HERE/lib.sh"
 
 (( $# >= 1 )) || die "usage: bash bench/cold-ab.sh JAR [JAR...]"
 for j in "$@"; do [[ -f $j ]] || die "no such jar: $j (build one with: mvn -B -ntp -DskipTests package)"; done
+TOOL_JAR=$1 # runs Redis, the loader, the token command and the ceiling (the same for every jar compared)
 ROUNDS=${ROUNDS:-3}
 READERS=${READERS:-1000000}
 DURATION=${DURATION:-10s}
@@ -41,18 +42,20 @@ GW_PID="" CEIL_PID="" REDIS_PID=""
 cleanup() { stop_pid "$GW_PID" gateway; stop_pid "$CEIL_PID" ceiling; stop_pid "$REDIS_PID" redis; }
 exit_traps cleanup
 
-redis_server_bin "$1" "$OUT"
+redis_server_bin "$TOOL_JAR" "$OUT"
 start_redis "$RUN_DIR"
-java -cp "$1" "$HERE/LoadProfiles.java" "redis://127.0.0.1:$REDIS_PORT" "$READERS" >"$RUN_DIR/load.log" 2>&1 \
+java -cp "$TOOL_JAR" "$HERE/LoadProfiles.java" "redis://127.0.0.1:$REDIS_PORT" "$READERS" >"$RUN_DIR/load.log" 2>&1 \
   || { cat "$RUN_DIR/load.log"; die "loading profiles failed"; }
 TOKEN_KEYS="bench:$(head -c 32 /dev/urandom | base64 -w0)"
-seq 0 $((WARM_READERS - 1)) | sed 's/^/u/' | OPENTIME_TOKEN_KEYS=$TOKEN_KEYS java -jar "$1" token --uids-file - \
-  --ttl 1d >"$RUN_DIR/warm.tokens" 2>"$RUN_DIR/token.log" || { cat "$RUN_DIR/token.log"; die "minting failed"; }
-seq "$WARM_READERS" $((READERS - 1)) | sed 's/^/u/' | OPENTIME_TOKEN_KEYS=$TOKEN_KEYS java -jar "$1" token \
-  --uids-file - --ttl 1d >"$RUN_DIR/cold.tokens" 2>"$RUN_DIR/token.log" || { cat "$RUN_DIR/token.log"; die "minting failed"; }
+mint() { # FIRST LAST FILE: tokens of readers uFIRST..uLAST, minted by the gateway's own command
+  seq "$1" "$2" | sed 's/^/u/' | OPENTIME_TOKEN_KEYS=$TOKEN_KEYS java -jar "$TOOL_JAR" token --uids-file - --ttl 1d \
+    >"$3" 2>"$RUN_DIR/token.log" || { cat "$RUN_DIR/token.log"; die "minting tokens failed"; }
+}
+mint 0 $((WARM_READERS - 1)) "$RUN_DIR/warm.tokens"
+mint "$WARM_READERS" $((READERS - 1)) "$RUN_DIR/cold.tokens"
 
 free_port CEIL_PORT
-java -cp "$1" "$HERE/CeilingServer.java" "$CEIL_PORT" >"$RUN_DIR/ceiling.log" 2>&1 </dev/null &
+java -cp "$TOOL_JAR" "$HERE/CeilingServer.java" "$CEIL_PORT" >"$RUN_DIR/ceiling.log" 2>&1 </dev/null &
 CEIL_PID=$!
 wait_http "$CEIL_PID" "$CEIL_PORT" ceiling "$RUN_DIR/ceiling.log"
 echo "machine: $(machine_summary); readers: $READERS; $ROUNDS rounds of $DURATION; GATEWAY_JAVA_OPTS=$GATEWAY_JAVA_OPTS"
@@ -61,11 +64,14 @@ drive() { # PORT DURATION TOKENS -> requests per second
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$2" --timeout 2s -s "$HERE/wrk/greeting.lua" "http://127.0.0.1:$1" -- "$3" \
     2>&1 | grep -o 'RESULT rps=[0-9]*' | cut -d= -f2
 }
-measure() { # PORT PID -> "rps server_user server_sys redis box" in ticks, over one DURATION run
+sample() { # PID -> "box_busy box_idle pid_user pid_sys redis" in clock ticks, now
+  echo "$(cpu_ticks) $(awk '{ sub(/^.*\) /, ""); print $12, $13 }' "/proc/$1/stat") $(pid_ticks "$REDIS_PID")"
+}
+measure() { # PORT PID -> one line: answers/s and CPU per answer, over one DURATION run on new readers
   local a b rps
-  a="$(cpu_ticks) $(awk '{ sub(/^.*\) /, ""); print $12, $13 }' "/proc/$2/stat") $(pid_ticks "$REDIS_PID")"
+  a=$(sample "$2")
   rps=$(drive "$1" "$DURATION" "$RUN_DIR/cold.tokens")
-  b="$(cpu_ticks) $(awk '{ sub(/^.*\) /, ""); print $12, $13 }' "/proc/$2/stat") $(pid_ticks "$REDIS_PID")"
+  b=$(sample "$2")
   awk -v a="$a" -v b="$b" -v rps="$rps" -v d="${DURATION%s}" -v hz="$(getconf CLK_TCK)" 'BEGIN {
     split(a, x, " "); split(b, y, " "); n = rps * d; us = 1e6 / hz / n
     printf "%6d/s  server %5.1f us (user %4.1f, kernel %4.1f)  Redis %4.1f us  whole box %5.1f us (idle %2.0f%%)",

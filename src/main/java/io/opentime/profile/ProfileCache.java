@@ -1,6 +1,5 @@
 package io.opentime.profile;
 
-import com.github.benmanes.caffeine.cache.AsyncCacheLoader;
 import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
@@ -12,8 +11,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.internal.ContextInternal;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentMap;
-import java.util.concurrent.Executor;
-import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 
 /**
  * The in-process profile cache in front of {@link ProfileStore} (Caffeine).
@@ -53,33 +50,8 @@ public final class ProfileCache {
         .executor(Runnable::run)
         .ticker(ticker)
         .recordStats(() -> stats)
-        .buildAsync(new AsyncCacheLoader<>() {
-          @Override
-          public CompletableFuture<Profile> asyncLoad(String uid, Executor executor) {
-            return store.load(uid, new Started());
-          }
-
-          @Override
-          public CompletableFuture<Profile> asyncReload(String uid, Profile old, Executor executor) {
-            return store.load(uid); // a background refresh: no lookup started it, none is told it did
-          }
-        });
+        .buildAsync((uid, executor) -> store.load(uid));
     this.entries = cache.asMap();
-  }
-
-  /**
-   * A read started by a lookup's miss (Caffeine calls the loader on the looking-up thread, within {@code get}). The
-   * first lookup to claim it is the one that started it: another loop may find it in the map between its creation
-   * and the claim.
-   */
-  private static final class Started extends CompletableFuture<Profile> {
-    private static final AtomicIntegerFieldUpdater<Started> CLAIMED =
-        AtomicIntegerFieldUpdater.newUpdater(Started.class, "claimed");
-    private volatile int claimed;
-
-    boolean claim() {
-      return claimed == 0 && CLAIMED.compareAndSet(this, 0, 1);
-    }
   }
 
   /**
@@ -91,30 +63,27 @@ public final class ProfileCache {
    * {@code get}, which records the miss itself and starts the read.
    */
   public Future<ProfileLookup> lookup(String uid) {
-    CompletableFuture<Profile> found = entries.get(uid); // records nothing; triggers a due background refresh
-    boolean started = false;
-    if (found != null) {
+    CompletableFuture<Profile> present = entries.get(uid); // records nothing; triggers a due background refresh
+    if (present != null) {
       stats.recordHits(1);
-    } else {
-      found = cache.get(uid);
-      started = found instanceof Started s && s.claim(); // else another loop started it just now
-    }
-    if (found.isDone()) {
-      if (!started && !found.isCompletedExceptionally()) {
-        Profile p = found.join();
+      if (present.isDone() && !present.isCompletedExceptionally()) {
+        Profile p = present.join();
         Source s = ticker.read() - p.loadedAtNanos() >= refreshAfterNanos ? Source.STALE : Source.CACHE;
         return Future.succeededFuture(new ProfileLookup(p, s, null));
       }
-      return Future.succeededFuture(fromLoad(found)); // a read that ended at once (or a failure not yet removed)
+      if (!present.isDone()) {
+        meters.coalesced();
+      }
     }
-    if (!started) {
-      meters.coalesced();
+    CompletableFuture<Profile> load = present != null ? present : cache.get(uid); // get: records the miss
+    if (load.isDone()) {
+      return Future.succeededFuture(fromLoad(load));
     }
     // Completed on the caller's context: at once when the read completes on the caller's own event loop, else
     // handed back to it as a task.
     ContextInternal caller = (ContextInternal) Vertx.currentContext();
     Promise<ProfileLookup> answer = caller != null ? caller.promise() : Promise.promise();
-    found.whenComplete((profile, err) -> answer.complete(err == null
+    load.whenComplete((profile, err) -> answer.complete(err == null
         ? new ProfileLookup(profile, Source.REDIS, null)
         : ProfileLookup.fallback(RedisUnavailableException.reasonOf(err))));
     return answer.future();

@@ -206,22 +206,17 @@ public final class ProfileStore {
    * threads.
    */
   public CompletableFuture<Profile> load(String uid) {
-    return load(uid, new CompletableFuture<>());
-  }
-
-  /** As {@link #load(String)}, completing {@code result} (which it returns). */
-  <F extends CompletableFuture<Profile>> F load(String uid, F result) {
     if (schema.size() == 0) {
-      result.complete(new Profile(new String[0], ticker.read()));
-      return result;
+      return CompletableFuture.completedFuture(new Profile(new String[0], ticker.read()));
     }
     String key = config.profileKey(uid);
+    CompletableFuture<Profile> result = new CompletableFuture<>();
     start(uid, new Read<>(key, hmget(key), this::toProfile, this::wrongTypeAsEmpty, result, true));
     return result;
   }
 
   /**
-   * Any other read (catalog, links), with the same deadline, breakers and sharding as profile reads: one command
+   * Any other read (catalog, links), with the same deadline, breakers and choice of connection as profile reads: one command
    * reading the Redis key {@code key}. Fails with a {@link RedisUnavailableException}.
    */
   public Future<Response> read(String key, Request request) {

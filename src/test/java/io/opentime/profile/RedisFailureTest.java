@@ -128,12 +128,7 @@ class RedisFailureTest {
     redis.pause(); // no read can be answered: each must end at its deadline
     List<Future<Profile>> pending = fetchAll(store, "stall-", reads);
     stallEveryLoop(store, stallMs);
-    for (Future<Profile> read : pending) {
-      AsyncResult<Profile> ar = Main.block(read.transform(Future::succeededFuture));
-      assertThat(ar.failed()).as("a read Redis never answered").isTrue();
-      assertThat(ar.cause()).isInstanceOfSatisfying(RedisUnavailableException.class,
-          e -> assertThat(e.reason()).isEqualTo(FallbackReason.TIMEOUT));
-    }
+    assertEveryReadTimedOut(pending);
     assertThat(store.breakerState()).as("breaker after %d late deadlines", reads).isEqualTo(CircuitBreakerState.CLOSED);
     assertThat(gw.counter(GatewayMetrics.LOOP_STALLS)).as("reads counted as loop stalls").isEqualTo(reads);
 
@@ -153,6 +148,16 @@ class RedisFailureTest {
       pending.add(store.fetch(prefix + i));
     }
     return pending;
+  }
+
+  /** Waits for each read and checks it failed at its deadline (reason TIMEOUT): Redis never answered it. */
+  private static void assertEveryReadTimedOut(List<Future<Profile>> pending) {
+    for (Future<Profile> read : pending) {
+      AsyncResult<Profile> ar = Main.block(read.transform(Future::succeededFuture));
+      assertThat(ar.failed()).as("a read Redis never answered").isTrue();
+      assertThat(ar.cause()).isInstanceOfSatisfying(RedisUnavailableException.class,
+          e -> assertThat(e.reason()).isEqualTo(FallbackReason.TIMEOUT));
+    }
   }
 
   /**
@@ -185,12 +190,7 @@ class RedisFailureTest {
     redis.pause();
     List<Future<Profile>> pending = fetchAll(store, "due-in-stall-", reads);
     stallEveryLoop(store, stallMs);
-    for (Future<Profile> read : pending) {
-      AsyncResult<Profile> ar = Main.block(read.transform(Future::succeededFuture));
-      assertThat(ar.failed()).as("a read Redis never answered").isTrue();
-      assertThat(ar.cause()).isInstanceOfSatisfying(RedisUnavailableException.class,
-          e -> assertThat(e.reason()).isEqualTo(FallbackReason.TIMEOUT));
-    }
+    assertEveryReadTimedOut(pending);
     assertThat(store.breakerState()).as("breaker after %d reads that came due in a stall", reads)
         .isEqualTo(CircuitBreakerState.CLOSED);
     assertThat(gw.counter(GatewayMetrics.LOOP_STALLS)).as("reads counted as loop stalls").isEqualTo(reads);
