@@ -1,28 +1,44 @@
 #!/usr/bin/env bash
 # bench/cold-ab.sh: what a cold answer costs, one gateway build against another, on this machine (loopback only).
 #
-#   bash bench/cold-ab.sh JAR [JAR...]        e.g. bash bench/cold-ab.sh /tmp/before.jar target/opentime-gateway.jar
+#   bash bench/cold-ab.sh BUILD [BUILD...]    e.g. bash bench/cold-ab.sh /tmp/before.jar target/opentime-gateway.jar
+#
+# A BUILD is a gateway jar, optionally followed (in the same argument) by the JVM options to run it with instead of
+# GATEWAY_JAVA_OPTS: bash bench/cold-ab.sh target/opentime-gateway.jar "target/opentime-gateway.jar -Xms2g -Xmx2g"
+# compares two settings of one build (the jar's path must then have no spaces).
 #
 # bench/run.sh tells whether the cold target passes; this script tells whether a change to the cold path helped,
 # which the ratio alone cannot on a machine whose speed drifts by 10-20% within minutes. It starts a Redis with
 # READERS profiles and the ceiling server (warmed once: it runs throughout), then for each of ROUNDS rounds and each
-# JAR in turn (A B A B ...): a fresh gateway, WARMUP of wrk on 10,000 readers (cached, and the JIT's warm-up), then
+# BUILD in turn (A B A B ...): a fresh gateway, WARMUP of wrk on 10,000 readers (cached, and the JIT's warm-up), then
+# MISS_WARMUP on 20,000 readers with no profile (w0..; misses, as in bench/run.sh before its cold rounds: without it
+# the JIT was still recompiling for misses in the measured run, 3-5 us per answer, against 1-2 with it), then
 # DURATION of wrk on the ceiling and DURATION on the gateway, both on random readers the gateway has not seen. For
 # each pair it prints the answers per second and, per answer, the CPU of the server (user, kernel), of Redis and of
-# the whole machine (from /proc): compare CPU per answer across jars, not one run's ratio.
+# the whole machine (from /proc), and the gateway's heap allocation and GC pauses (from its /metrics; the JVM counts
+# allocation at each young collection, so that figure is good to about one collection's worth): compare these
+# across builds, not one run's ratio.
 #
-# Knobs (environment): ROUNDS (3), READERS (1000000), DURATION (10s), WARMUP (20s), CONNECTIONS (64), THREADS (2),
-# GATEWAY_JAVA_OPTS (the Dockerfile's, as bench/run.sh), OPENTIME_REDIS_DEADLINE (25ms). About 1 minute per pair
-# plus a minute of setup.
+# Knobs (environment): ROUNDS (3), READERS (1000000), DURATION (10s), WARMUP (20s), MISS_WARMUP (5s), CONNECTIONS
+# (64), THREADS (2), GATEWAY_JAVA_OPTS (the Dockerfile's, as bench/run.sh), OPENTIME_REDIS_DEADLINE (25ms). About
+# 1 minute per pair plus a minute of setup.
+#
+# PROFILE=1 also records where each gateway's CPU goes while it is measured: async-profiler (fetched once from Maven
+# Central, tools.profiler:async-profiler, linux-x64), attached for the measured run only, writes a flame graph and
+# the collapsed stacks to the run's directory, and bench/profile-summary.awk prints their sum by category. The
+# profiler costs a few percent of CPU: compare profiled runs with profiled runs.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$HERE/lib.sh"
 
-(( $# >= 1 )) || die "usage: bash bench/cold-ab.sh JAR [JAR...]"
-for j in "$@"; do [[ -f $j ]] || die "no such jar: $j (build one with: mvn -B -ntp -DskipTests package)"; done
-TOOL_JAR=$1 # runs Redis, the loader, the token command and the ceiling (the same for every jar compared)
+(( $# >= 1 )) || die "usage: bash bench/cold-ab.sh BUILD [BUILD...] (BUILD: a jar, optionally \"JAR JVM-OPTIONS\")"
+for b in "$@"; do
+  j=${b%% *}
+  [[ -f $j ]] || die "no such jar: $j (build one with: mvn -B -ntp -DskipTests package)"
+done
+TOOL_JAR=${1%% *} # runs Redis, the loader, the token command and the ceiling (the same for every build compared)
 ROUNDS=${ROUNDS:-3}
 READERS=${READERS:-1000000}
 DURATION=${DURATION:-10s}
@@ -33,26 +49,54 @@ GATEWAY_JAVA_OPTS=${GATEWAY_JAVA_OPTS--XX:MaxTenuringThreshold=1 -XX:MaxGCPauseM
 DEADLINE=${OPENTIME_REDIS_DEADLINE:-25ms}
 SENDER=bench@opentime.example
 WARM_READERS=10000
+MISS_READERS=20000 # w0..w19999: no profile in Redis, so every first read of one is a Redis round trip
+MISS_WARMUP=${MISS_WARMUP:-5s}
 (( READERS > 2 * WARM_READERS )) || die "READERS must be above $((2 * WARM_READERS))"
+PROFILE=${PROFILE:-}
 require_tools java wrk curl awk
+[[ -z $PROFILE ]] || require_tools mvn jar jcmd
 OUT=$ROOT/bench/out
 RUN_DIR=$OUT/cold-ab-$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$RUN_DIR"
 GW_PID="" CEIL_PID="" REDIS_PID=""
-cleanup() { stop_pid "$GW_PID" gateway; stop_pid "$CEIL_PID" ceiling; stop_pid "$REDIS_PID" redis; }
+cleanup() {
+  stop_pid "$GW_PID" gateway; stop_pid "$CEIL_PID" ceiling; stop_pid "$REDIS_PID" redis
+  release_lock "$BENCH_LOCK"
+}
 exit_traps cleanup
+acquire_lock "$BENCH_LOCK" bench/cold-ab.sh 10 "$LOAD_LOCK"
+
+AP_VERSION=3.0
+AP_LIB=""
+if [[ -n $PROFILE ]]; then
+  [[ $(uname -sm) == "Linux x86_64" ]] || die "PROFILE=1 needs Linux on x86-64 (async-profiler's linux-x64 build)"
+  AP_DIR=$OUT/async-profiler-$AP_VERSION
+  AP_LIB=$AP_DIR/libasyncProfiler.so
+  if [[ ! -f $AP_LIB ]]; then
+    mvn -B -ntp dependency:copy -Dartifact="tools.profiler:async-profiler:$AP_VERSION:jar:linux-x64" \
+      -DoutputDirectory="$AP_DIR" >"$RUN_DIR/profiler-fetch.log" 2>&1 \
+      || { tail -20 "$RUN_DIR/profiler-fetch.log"; die "could not fetch async-profiler $AP_VERSION from Maven Central"; }
+    (cd "$AP_DIR" && jar xf "async-profiler-$AP_VERSION-linux-x64.jar" linux-x64/libasyncProfiler.so \
+      && mv linux-x64/libasyncProfiler.so . && rmdir linux-x64) || die "could not extract async-profiler's library"
+  fi
+fi
+profiler() { # PID COMMAND: async-profiler's COMMAND (start,... / dump,... / stop,...) in that JVM
+  jcmd "$1" JVMTI.agent_load "$AP_LIB" "\"$2\"" >>"$RUN_DIR/profiler.log" 2>&1 \
+    || die "async-profiler: '$2' failed in pid $1 (see ${RUN_DIR#"$ROOT"/}/profiler.log)"
+}
 
 redis_server_bin "$TOOL_JAR" "$OUT"
 start_redis "$RUN_DIR"
 java -cp "$TOOL_JAR" "$HERE/LoadProfiles.java" "redis://127.0.0.1:$REDIS_PORT" "$READERS" >"$RUN_DIR/load.log" 2>&1 \
   || { cat "$RUN_DIR/load.log"; die "loading profiles failed"; }
 TOKEN_KEYS="bench:$(head -c 32 /dev/urandom | base64 -w0)"
-mint() { # FIRST LAST FILE: tokens of readers uFIRST..uLAST, minted by the gateway's own command
-  seq "$1" "$2" | sed 's/^/u/' | OPENTIME_TOKEN_KEYS=$TOKEN_KEYS java -jar "$TOOL_JAR" token --uids-file - --ttl 1d \
+mint() { # FIRST LAST FILE [PREFIX]: tokens of readers uFIRST..uLAST (or PREFIX...), minted by the gateway's own command
+  seq "$1" "$2" | sed "s/^/${4:-u}/" | OPENTIME_TOKEN_KEYS=$TOKEN_KEYS java -jar "$TOOL_JAR" token --uids-file - --ttl 1d \
     >"$3" 2>"$RUN_DIR/token.log" || { cat "$RUN_DIR/token.log"; die "minting tokens failed"; }
 }
 mint 0 $((WARM_READERS - 1)) "$RUN_DIR/warm.tokens"
 mint "$WARM_READERS" $((READERS - 1)) "$RUN_DIR/cold.tokens"
+mint 0 $((MISS_READERS - 1)) "$RUN_DIR/misses.tokens" w
 
 free_port CEIL_PORT
 java -cp "$TOOL_JAR" "$HERE/CeilingServer.java" "$CEIL_PORT" >"$RUN_DIR/ceiling.log" 2>&1 </dev/null &
@@ -67,37 +111,68 @@ drive() { # PORT DURATION TOKENS -> requests per second
 sample() { # PID -> "box_busy box_idle pid_user pid_sys redis" in clock ticks, now
   echo "$(cpu_ticks) $(awk '{ sub(/^.*\) /, ""); print $12, $13 }' "/proc/$1/stat") $(pid_ticks "$REDIS_PID")"
 }
-measure() { # PORT PID -> one line: answers/s and CPU per answer, over one DURATION run on new readers
-  local a b rps
+jvm_sample() { # MGMT_PORT -> "allocated_bytes gc_pauses gc_pause_seconds" from the gateway's /metrics, now
+  curl -s --max-time 5 "http://127.0.0.1:$1/metrics" | awk '
+    /^jvm_gc_memory_allocated_bytes_total / { a = $2 }
+    /^jvm_gc_pause_seconds_count\{/ { n += $2 }
+    /^jvm_gc_pause_seconds_sum\{/ { t += $2 }
+    END { printf "%.0f %d %.6f", a, n, t }'
+}
+measure() { # PORT PID [MGMT_PORT [PROFILE_NAME]] -> one line: answers/s and costs per answer over one DURATION run
+  local a b ja="" jb="" rps
+  [[ -z ${4:-} ]] || profiler "$2" "start,event=cpu,interval=1ms"
+  [[ -z ${3:-} ]] || ja=$(jvm_sample "$3")
   a=$(sample "$2")
   rps=$(drive "$1" "$DURATION" "$RUN_DIR/cold.tokens")
   b=$(sample "$2")
-  awk -v a="$a" -v b="$b" -v rps="$rps" -v d="${DURATION%s}" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+  [[ -z ${3:-} ]] || jb=$(jvm_sample "$3")
+  if [[ -n ${4:-} ]]; then
+    profiler "$2" "dump,file=$RUN_DIR/$4.html"
+    profiler "$2" "stop,file=$RUN_DIR/$4.collapsed,collapsed"
+  fi
+  awk -v a="$a" -v b="$b" -v ja="$ja" -v jb="$jb" -v rps="$rps" -v d="${DURATION%s}" -v hz="$(getconf CLK_TCK)" 'BEGIN {
     split(a, x, " "); split(b, y, " "); n = rps * d; us = 1e6 / hz / n
     printf "%6d/s  server %5.1f us (user %4.1f, kernel %4.1f)  Redis %4.1f us  whole box %5.1f us (idle %2.0f%%)",
       rps, (y[3] - x[3] + y[4] - x[4]) * us, (y[3] - x[3]) * us, (y[4] - x[4]) * us, (y[5] - x[5]) * us,
-      (y[1] - x[1]) * us, 100 * (y[2] - x[2]) / (y[1] - x[1] + y[2] - x[2]) }'
+      (y[1] - x[1]) * us, 100 * (y[2] - x[2]) / (y[1] - x[1] + y[2] - x[2])
+    if (ja != "" && jb != "") {
+      split(ja, p, " "); split(jb, q, " ")
+      printf "\n           heap allocated %.1f KiB per answer; %d GC pauses, %.0f ms in all", (q[1] - p[1]) / n / 1024,
+        q[2] - p[2], (q[3] - p[3]) * 1000
+    } }'
 }
 
 drive "$CEIL_PORT" "$WARMUP" "$RUN_DIR/warm.tokens" >/dev/null # its JIT, once: it keeps running through every round
 
 for ((round = 1; round <= ROUNDS; round++)); do
-  for jar in "$@"; do
+  build=0
+  for b in "$@"; do
+    build=$((build + 1))
+    jar=${b%% *}
+    opts=$GATEWAY_JAVA_OPTS
+    [[ $b != *" "* ]] || opts=${b#* }
     free_port GW_PORT
     free_port MGMT_PORT
     OPENTIME_HTTP_HOST=127.0.0.1 OPENTIME_HTTP_PORT=$GW_PORT OPENTIME_MANAGEMENT_HOST=127.0.0.1 \
       OPENTIME_MANAGEMENT_PORT=$MGMT_PORT OPENTIME_REDIS_URL=redis://127.0.0.1:$REDIS_PORT OPENTIME_TOKEN_KEYS=$TOKEN_KEYS \
       OPENTIME_AMP_SENDERS=$SENDER OPENTIME_REDIS_DEADLINE=$DEADLINE \
-      java $GATEWAY_JAVA_OPTS -jar "$jar" serve >"$RUN_DIR/gateway.log" 2>&1 </dev/null &
+      java $opts -jar "$jar" serve >"$RUN_DIR/gateway.log" 2>&1 </dev/null &
     GW_PID=$!
     wait_http "$GW_PID" "$GW_PORT" gateway "$RUN_DIR/gateway.log"
     drive "$GW_PORT" "$WARMUP" "$RUN_DIR/warm.tokens" >/dev/null
+    drive "$GW_PORT" "$MISS_WARMUP" "$RUN_DIR/misses.tokens" >/dev/null
     ceiling=$(measure "$CEIL_PORT" "$CEIL_PID")
-    gateway=$(measure "$GW_PORT" "$GW_PID")
+    name=""
+    [[ -z $PROFILE ]] || name=profile-round$round-jar$build-$(basename "$jar" .jar)
+    gateway=$(measure "$GW_PORT" "$GW_PID" "$MGMT_PORT" "$name")
     stop_pid "$GW_PID" gateway
     GW_PID=""
-    echo "round $round  $jar"
+    echo "round $round  $jar  ($opts)"
     echo "  ceiling  $ceiling"
     echo "  gateway  $gateway"
+    if [[ -n $PROFILE ]]; then
+      echo "  gateway CPU by category (flame graph: ${RUN_DIR#"$ROOT"/}/$name.html):"
+      awk -f "$HERE/profile-summary.awk" "$RUN_DIR/$name.collapsed" | sed 's/^/    /'
+    fi
   done
 done
