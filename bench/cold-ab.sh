@@ -114,8 +114,8 @@ sample() { # PID -> "box_busy box_idle pid_user pid_sys redis" in clock ticks, n
 jvm_sample() { # MGMT_PORT -> "allocated_bytes gc_pauses gc_pause_seconds" from the gateway's /metrics, now
   curl -s --max-time 5 "http://127.0.0.1:$1/metrics" | awk '
     /^jvm_gc_memory_allocated_bytes_total / { a = $2 }
-    /^jvm_gc_pause_seconds_count\{/ { n += $2 }
-    /^jvm_gc_pause_seconds_sum\{/ { t += $2 }
+    /^jvm_gc_pause_seconds_count\{/ { n += $NF }
+    /^jvm_gc_pause_seconds_sum\{/ { t += $NF }
     END { printf "%.0f %d %.6f", a, n, t }'
 }
 measure() { # PORT PID [MGMT_PORT [PROFILE_NAME]] -> one line: answers/s and costs per answer over one DURATION run

