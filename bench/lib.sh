@@ -8,10 +8,10 @@
 # Callers set `set -euo pipefail` themselves: this file changes no shell option (only on_exit, the EXIT trap that
 # exit_traps installs when a caller asks for it, turns off `set -e` while the script ends), sets no trap and starts
 # nothing when sourced, and only defines the functions below and the variables PICKED_PORTS, BENCH_LOCK, LOAD_LOCK,
-# REDIS_JAR_ENTRY, TEE_PID and EXIT_FUNCTION. Functions whose result the caller keeps set a global variable (named
-# below) instead of printing it, so that a `die` inside them ends the script and not just a $(...) subshell, and so
-# that their state (the ports already picked, the pid of a process started in the background) stays in the caller's
-# shell.
+# REDIS_JAR_ENTRY, TEE_PID, PAUSED_PID and EXIT_FUNCTION. Functions whose result the caller keeps set a global
+# variable (named below) instead of printing it, so that a `die` inside them ends the script and not just a $(...)
+# subshell, and so that their state (the ports already picked, the pid of a process started in the background)
+# stays in the caller's shell.
 #
 #   die MESSAGE...                    "ERROR: MESSAGE..." on stderr, exit 1
 #   require_tools TOOL...             die unless every TOOL is on PATH
@@ -26,6 +26,8 @@
 #   tee_output FILE / close_output    stdout and stderr also appended to FILE (TEE_PID= the tee); close_output, in an
 #                                     EXIT trap, closes them and waits for tee to write everything
 #   stop_pid PID NAME [GRACE]         SIGTERM, up to GRACE seconds (default 10), then SIGKILL; reaps it. PID may be ""
+#   pause_pid PID / resume_paused     SIGSTOP PID (PAUSED_PID= it) / SIGCONT the paused one, if any (call
+#                                     resume_paused before stop_pid in an exit trap: a stopped process ignores SIGTERM)
 #   free_port VAR                     VAR= a loopback TCP port nobody uses, in 20000..31999 (below the ephemeral range,
 #                                     so no client socket can take it), never one this script picked before
 #   listener_is PORT PID              0 unless `ss` shows PORT listened on (also) by a process other than PID
@@ -144,6 +146,17 @@ stop_pid() { # PID NAME [GRACE]: SIGTERM, up to GRACE (10) s, then SIGKILL
     kill -KILL "$pid" 2>/dev/null || true
   fi
   wait "$pid" 2>/dev/null || true
+}
+
+PAUSED_PID=""
+pause_pid() { # PID: SIGSTOP; remembered in PAUSED_PID for resume_paused
+  kill -STOP "$1"
+  PAUSED_PID=$1
+}
+
+resume_paused() { # SIGCONT to the process pause_pid stopped, if any
+  [[ -z $PAUSED_PID ]] || kill -CONT "$PAUSED_PID" 2>/dev/null || true
+  PAUSED_PID=""
 }
 
 free_port() { # VAR: a loopback TCP port nobody uses, below the ephemeral range so no client socket can take it

@@ -104,6 +104,7 @@ WRK_PID=""
 cleanup() { # RC (exit_traps)
   local rc=$1
   if [[ -n $WRK_PID ]]; then stop_pid "$WRK_PID" wrk; WRK_PID=""; fi
+  resume_paused   # a stopped server cannot act on SIGTERM
   if [[ -n $REDIS_PID ]]; then
     kill -CONT "$REDIS_PID" 2>/dev/null   # a stopped Redis cannot act on SIGTERM
     REDIS_STOPPED=0
@@ -360,12 +361,18 @@ sources() { # the gateway's X-Opentime-Source mix, if any
 }
 
 # One A/B round: the ceiling, then the gateway, on the same token file. Sets PAIR_CEIL_RPS and the gateway's
-# RESULT (read it with field).
+# RESULT (read it with field). The server not being measured is paused (SIGSTOP) meanwhile: an idle gateway that has
+# just cached a round of cold readers can keep a core busy with its collector's concurrent work. Paused, that work
+# waits and is done in the gateway's own next round: each server pays for its own background work.
 ab_pair() { # LABEL TOKENS ROUND
+  pause_pid "$GW_PID"
   run_wrk "$1-ceiling-$3" "$CEIL_PORT" "$2" "$DURATION"
+  resume_paused
   show_run "round $3 ceiling"
   PAIR_CEIL_RPS=$(field rps)
+  pause_pid "$CEIL_PID"
   run_wrk "$1-$3" "$GW_PORT" "$2" "$DURATION"
+  resume_paused
   show_run "round $3 $1 gateway"
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
