@@ -7,9 +7,10 @@
 # matches one of the patterns below (the part doing the work, not the one that called it: an answer written from a
 # Redis reply's callback is a socket write, not reply parsing); where one frame matches several, the first rule
 # wins. Vert.x's and Netty's own frames count only for the last rule, when no other rule matches any frame (so a
-# buffer filled while encoding a Redis command counts as Redis, the event loop's own plumbing as Vert.x and Netty). A socket write is Redis's when the Redis client's send or batch is up its stack (an answer written from a
-# Redis reply's callback has the client's reply handling up its stack, not its send); socket reads of requests and
-# of Redis replies look alike (Netty reads before it knows what for) and are counted together. Prints one line per
+# buffer filled while encoding a Redis command counts as Redis, the event loop's own plumbing as Vert.x and Netty).
+# A socket write is Redis's when the Redis client's send or batch is up its stack (an answer written from a Redis
+# reply's callback has the client's reply handling up its stack, not its send); socket reads of requests and of
+# Redis replies look alike (Netty reads before it knows what for) and are counted together. Prints one line per
 # category, largest first, as a share of all samples.
 BEGIN {
   rule("JIT compiler threads", "CompileBroker::")

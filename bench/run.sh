@@ -567,10 +567,9 @@ if [[ -n ${OPENLOOP_SHARES// /} ]]; then
   done
   OL_PROBE=$(awk -v m="$GW_MED" 'BEGIN { printf "%d", 3 * m }')
   OPENLOOP_WARMUP=2s run_openloop gateway-max "$GW_PORT" "$HOT_TOKEN" "$OL_PROBE"
-  read -r _ OL_MAX _ _ _ _ _ _ _ _ <<<"${OL_RESULTS[0]}"
+  read -r _ OL_MAX _ <<<"${OL_RESULTS[0]}"   # "rate achieved ...": both generators print whole answers per second
   [[ $OL_MAX != "?" ]] && is_true "$OL_MAX > 0" \
     || die "the open-loop run of the gateway at $OL_PROBE req/s gave no rate (log in ${RUN_DIR#"$ROOT"/})"
-  OL_MAX=$(awk -v m="$OL_MAX" 'BEGIN { printf "%d", m }')
   echo "  open-loop max: offered $OL_PROBE req/s, the gateway answered $OL_MAX req/s ($(ratio "$OL_MAX" "$GW_MED") of" \
     "its closed-loop median $GW_MED)"
   OL_RATES=()

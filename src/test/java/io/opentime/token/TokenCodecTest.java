@@ -151,14 +151,38 @@ class TokenCodecTest {
   void authenticButBadPayload() throws Exception {
     for (String json : List.of("[]", "{\"u\":1,\"e\":5}", "{\"u\":\"a\"}", "{\"u\":\"a\",\"u\":\"b\",\"e\":9999999999}",
         "{\"u\":\"a@b.c\",\"e\":9999999999}", "{\"u\":\"a\",\"e\":9999999999} x")) {
-      String payload = Base64.getUrlEncoder().withoutPadding().encodeToString(json.getBytes(StandardCharsets.UTF_8));
-      String input = "v1.k1." + payload;
-      javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
-      mac.init(new javax.crypto.spec.SecretKeySpec(K1.secret(), "HmacSHA256"));
-      String token = input + "." + Base64.getUrlEncoder().withoutPadding()
-          .encodeToString(mac.doFinal(input.getBytes(StandardCharsets.US_ASCII)));
-      assertThat(codec(K1).verify(token).rejection()).as(json).isEqualTo(TokenRejection.MALFORMED);
+      assertThat(codec(K1).verify(signedByK1(json)).rejection()).as(json).isEqualTo(TokenRejection.MALFORMED);
     }
+  }
+
+  @Test
+  @DisplayName("non-ASCII claims round-trip: the payload's UTF-8 is decoded by the parser itself")
+  void nonAsciiRoundTrip() {
+    TokenCodec c = codec(K1);
+    TokenClaims claims = new TokenClaims("lecteur-\u00e9-\u65e5\u672c-\uD83D\uDCE7", "\u00e9t\u00e9-2026", IN_A_DAY);
+    assertThat(c.verify(c.mint(claims)).claims()).isEqualTo(claims);
+  }
+
+  @Test
+  @DisplayName("an authentic payload with escaped names and unknown nested claims parses to the same claims")
+  void escapedNamesAndUnknownClaims() throws Exception {
+    TokenCodec c = codec(K1);
+    // "\\u0075" is "u" spelled with an escape; "x" is a claim this version does not know and skips
+    String json = "{\"\\u0075\":\"r-42\",\"x\":{\"y\":[1,{\"u\":\"other\"}]},\"e\":" + IN_A_DAY + "}";
+    assertThat(c.verify(signedByK1(json)).claims()).isEqualTo(new TokenClaims("r-42", null, IN_A_DAY));
+    // names learnt from one payload do not leak into the next
+    assertThat(c.verify(signedByK1("{\"x\":1,\"u\":\"r-43\",\"e\":" + IN_A_DAY + "}")).claims())
+        .isEqualTo(new TokenClaims("r-43", null, IN_A_DAY));
+  }
+
+  /** A v1 token for the payload {@code json} as given (not as the minter would write it), signed with K1. */
+  private static String signedByK1(String json) throws Exception {
+    String payload = Base64.getUrlEncoder().withoutPadding().encodeToString(json.getBytes(StandardCharsets.UTF_8));
+    String input = "v1.k1." + payload;
+    javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+    mac.init(new javax.crypto.spec.SecretKeySpec(K1.secret(), "HmacSHA256"));
+    return input + "." + Base64.getUrlEncoder().withoutPadding()
+        .encodeToString(mac.doFinal(input.getBytes(StandardCharsets.US_ASCII)));
   }
 
   @Test
