@@ -4,10 +4,13 @@ import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Parses durations written as a whole number and a unit: {@code 25ms}, {@code 5s}, {@code 10m}, {@code 2h}, {@code 31d}. */
+/**
+ * Parses durations written as a whole number and a unit: {@code 250us}, {@code 25ms}, {@code 5s}, {@code 10m},
+ * {@code 2h}, {@code 31d}.
+ */
 public final class Durations {
 
-  private static final Pattern FORMAT = Pattern.compile("(\\d{1,12})\\s*(ms|s|m|h|d)");
+  private static final Pattern FORMAT = Pattern.compile("(\\d{1,12})\\s*(us|ms|s|m|h|d)");
 
   private Durations() {
   }
@@ -16,10 +19,11 @@ public final class Durations {
   public static Duration parse(String text) {
     Matcher m = FORMAT.matcher(text == null ? "" : text.trim());
     if (!m.matches()) {
-      throw new IllegalArgumentException("not a duration: '" + text + "' (use a number and ms, s, m, h or d, e.g. 25ms, 31d)");
+      throw new IllegalArgumentException("not a duration: '" + text + "' (use a number and us, ms, s, m, h or d, e.g. 25ms, 31d)");
     }
     long n = Long.parseLong(m.group(1));
     return switch (m.group(2)) {
+      case "us" -> Duration.ofNanos(n * 1000);
       case "ms" -> Duration.ofMillis(n);
       case "s" -> Duration.ofSeconds(n);
       case "m" -> Duration.ofMinutes(n);
@@ -30,6 +34,9 @@ public final class Durations {
 
   /** The shortest exact spelling, for messages and docs. */
   public static String format(Duration d) {
+    if (d.getNano() % 1_000_000 != 0) { // below a millisecond: microseconds (the finest unit parsed)
+      return d.getSeconds() * 1_000_000 + d.getNano() / 1000 + "us";
+    }
     long ms = d.toMillis();
     if (ms == 0) {
       return "0s";

@@ -12,10 +12,13 @@ import java.util.List;
  *
  * <p>{@code deadline} bounds every profile read; after {@code breakerFailures} failed reads in a row the breaker
  * opens and reads fail at once, for {@code breakerResetAfter}, before one probe read is let through.
+ *
+ * <p>{@code batchWindow}: how long an event loop's connection gathers reads before writing them to Redis together
+ * (zero: to the end of the loop's current turn). Standalone and Sentinel only (a Cluster connection sends one by one).
  */
 public record RedisConfig(Mode mode, List<String> urls, String masterName, ReadFrom readFrom, String keyPrefix,
                           Duration deadline, Duration connectTimeout, int breakerFailures, Duration breakerResetAfter,
-                          Duration reconnectMaxDelay) {
+                          Duration reconnectMaxDelay, Duration batchWindow) {
 
   /** The Redis deployment the URLs point at. */
   public enum Mode {
@@ -42,13 +45,13 @@ public record RedisConfig(Mode mode, List<String> urls, String masterName, ReadF
   /** A standalone Redis at {@code url} with these settings (and reads from it). */
   public RedisConfig withUrl(String url) {
     return new RedisConfig(Mode.STANDALONE, List.of(url), masterName, ReadFrom.MASTER, keyPrefix, deadline,
-        connectTimeout, breakerFailures, breakerResetAfter, reconnectMaxDelay);
+        connectTimeout, breakerFailures, breakerResetAfter, reconnectMaxDelay, batchWindow);
   }
 
   /** The same settings for another deployment. */
   public RedisConfig withTopology(Mode otherMode, List<String> otherUrls, ReadFrom otherReadFrom) {
     return new RedisConfig(otherMode, otherUrls, masterName, otherReadFrom, keyPrefix, deadline, connectTimeout,
-        breakerFailures, breakerResetAfter, reconnectMaxDelay);
+        breakerFailures, breakerResetAfter, reconnectMaxDelay, batchWindow);
   }
 
   /** The deployment for logs: the mode and its URLs, with any password masked. */

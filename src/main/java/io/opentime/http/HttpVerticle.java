@@ -118,7 +118,7 @@ public final class HttpVerticle extends VerticleBase {
   public Future<?> start() {
     int linkId = LINK_IDS.incrementAndGet();
     link = new RedisLink(vertx, services.store().redisOptions("profiles-" + linkId),
-        services.config().redis().reconnectMaxDelay(), "#" + linkId, true);
+        services.config().redis().reconnectMaxDelay(), "#" + linkId, true, services.config().redis().batchWindow());
     services.store().register(link);
     HttpConfig http = services.config().http();
     HttpServerOptions options = new HttpServerOptions()

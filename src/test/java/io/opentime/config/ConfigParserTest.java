@@ -231,6 +231,24 @@ class ConfigParserTest {
   }
 
   @Test
+  @DisplayName("redis.batch-window: 250us by default, set by file or environment, zero allowed, bounded by 5ms and "
+      + "the deadline")
+  void batchWindow() {
+    assertThat(parse(Map.of()).redis().batchWindow()).isEqualTo(Duration.ofNanos(250_000));
+    assertThat(parse(Map.of("OPENTIME_REDIS_BATCH_WINDOW", "0ms")).redis().batchWindow()).isZero();
+    assertThat(parse(Map.of("OPENTIME_REDIS_BATCH_WINDOW", "1ms")).redis().batchWindow())
+        .isEqualTo(Duration.ofMillis(1));
+    assertThat(ConfigParser.parse(yaml("redis.batch-window", "100us"), Map.of()).redis().batchWindow())
+        .isEqualTo(Duration.ofNanos(100_000));
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_REDIS_BATCH_WINDOW", "6ms")))
+        .hasMessageContaining("OPENTIME_REDIS_BATCH_WINDOW (redis.batch-window): must be between 0s and 5ms (got 6ms)");
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_REDIS_BATCH_WINDOW", "250")))
+        .hasMessageContaining("OPENTIME_REDIS_BATCH_WINDOW (redis.batch-window): not a duration");
+    assertThatThrownBy(() -> parse(Map.of("OPENTIME_REDIS_BATCH_WINDOW", "2ms", "OPENTIME_REDIS_DEADLINE", "2ms")))
+        .hasMessageContaining("must be shorter than deadline (2ms)");
+  }
+
+  @Test
   @DisplayName("durations parse with every unit and reject bare numbers")
   void durations() {
     assertThat(Durations.parse("25ms")).isEqualTo(Duration.ofMillis(25));
@@ -238,7 +256,12 @@ class ConfigParserTest {
     assertThat(Durations.parse(" 2h ")).isEqualTo(Duration.ofHours(2));
     assertThat(Durations.format(Duration.ofDays(31))).isEqualTo("31d");
     assertThat(Durations.format(Duration.ofMillis(1500))).isEqualTo("1500ms");
+    assertThat(Durations.parse("250us")).isEqualTo(Duration.ofNanos(250_000));
+    assertThat(Durations.format(Duration.ofNanos(250_000))).isEqualTo("250us");
+    assertThat(Durations.format(Duration.ofNanos(1_500_000))).isEqualTo("1500us");
+    assertThat(Durations.format(Duration.ofMillis(2))).isEqualTo("2ms");
     assertThatThrownBy(() -> Durations.parse("5")).hasMessageContaining("not a duration: '5'");
+    assertThatThrownBy(() -> Durations.parse("5ns")).hasMessageContaining("use a number and us, ms, s, m, h or d");
     assertThatThrownBy(() -> Durations.parse("-5s")).hasMessageContaining("not a duration");
   }
 

@@ -300,7 +300,8 @@ class RedisFailureTest {
     RedisConfig r = base.redis();
     // A breaker that never opens, so that every read goes to Redis, before, during and after the stall.
     gw = new RunningGateway(vertx, base.withRedis(new RedisConfig(r.mode(), r.urls(), r.masterName(), r.readFrom(),
-        r.keyPrefix(), r.deadline(), r.connectTimeout(), 10_000, r.breakerResetAfter(), r.reconnectMaxDelay())));
+        r.keyPrefix(), r.deadline(), r.connectTimeout(), 10_000, r.breakerResetAfter(), r.reconnectMaxDelay(),
+        r.batchWindow())));
     int readers = 300;
     for (int i = 0; i < readers; i++) {
       gw.putProfile("c-" + i, Map.of("first_name", "c-" + i));

@@ -40,7 +40,7 @@ class RedisLinkTest {
     Promise<RedisLink> made = Promise.promise();
     vertx.runOnContext(x -> {
       RedisLink l = new RedisLink(vertx, new RedisEndpoints(config).reads("link-test"), Duration.ofSeconds(1),
-          "test", true);
+          "test", true, Duration.ZERO);
       l.start().onComplete(ar -> made.complete(l));
     });
     link = Main.block(made.future());
@@ -99,6 +99,92 @@ class RedisLinkTest {
     for (int i = 0; i < 1000; i++) {
       assertThat(outcomes.get(i)).as("read %d", i).isEqualTo("v" + i);
     }
+  }
+
+  /** Redis's count of socket reads it processed (INFO stats): one per batch a client writes. */
+  private long redisReads() {
+    String info = Main.block(arrange.send(Request.cmd(Command.INFO).arg("stats"))).toString();
+    return info.lines().filter(l -> l.startsWith("total_reads_processed:"))
+        .mapToLong(l -> Long.parseLong(l.substring(l.indexOf(':') + 1).trim())).findFirst().orElseThrow();
+  }
+
+  /** A link like the gateway's read links, with a batch window. */
+  private RedisLink windowed(Duration window) {
+    RedisConfig config = TestConfig.forRedis(TestRedis.shared().url(), Map.of()).redis();
+    Promise<RedisLink> made = Promise.promise();
+    vertx.runOnContext(x -> {
+      RedisLink l = new RedisLink(vertx, new RedisEndpoints(config).reads("link-window-test"), Duration.ofSeconds(1),
+          "window-test", true, window);
+      l.start().onComplete(ar -> made.complete(l));
+    });
+    return Main.block(made.future());
+  }
+
+  @Test
+  @DisplayName("with a batch window, reads sent in separate loop turns inside it go to Redis as one batch, each "
+      + "answered with its own value, none before the window")
+  void batchWindowGathersReadsAcrossTurns() {
+    int reads = 20;
+    for (int i = 0; i < reads; i++) {
+      Main.block(arrange.send(Request.cmd(Command.SET).arg("link-window:k" + i).arg("v" + i)));
+    }
+    Duration window = Duration.ofMillis(300);
+    RedisLink w = windowed(window);
+    try {
+      long before = redisReads();
+      Promise<List<Object>> all = Promise.promise();
+      long[] firstSent = new long[1];
+      long[] firstAnswered = new long[1];
+      w.context().runOnContext(v -> {
+        List<Future<Object>> outcomes = new ArrayList<>();
+        firstSent[0] = System.nanoTime();
+        sendInTurns(w, 0, reads, outcomes, firstAnswered, all);
+      });
+      List<Object> outcomes = Main.block(all.future());
+      long after = redisReads();
+      for (int i = 0; i < reads; i++) {
+        assertThat(outcomes.get(i)).as("read %d", i).isEqualTo("v" + i);
+      }
+      assertThat(firstAnswered[0] - firstSent[0]).as("the first read waited out the window")
+          .isGreaterThanOrEqualTo(window.toNanos());
+      // One read by Redis for the batch, one for the second INFO; without the window it was one per turn.
+      assertThat(after - before).as("socket reads Redis processed for %d reads", reads).isLessThanOrEqualTo(3);
+    } finally {
+      Promise<Void> closed = Promise.promise();
+      w.context().runOnContext(v -> w.close().onComplete(closed));
+      Main.block(closed.future());
+    }
+  }
+
+  /** Sends read i now and read i + 1 in a later turn of the loop, until {@code reads}; completes {@code all}. */
+  private void sendInTurns(RedisLink w, int i, int reads, List<Future<Object>> outcomes, long[] firstAnswered,
+                           Promise<List<Object>> all) {
+    Future<Object> outcome = w.send(Request.cmd(Command.GET).arg("link-window:k" + i))
+        .<Object>map(resp -> resp == null ? "(nil)" : resp.toString())
+        .otherwise(err -> "failed: " + err.getMessage());
+    if (i == 0) {
+      outcome.onComplete(ar -> firstAnswered[0] = System.nanoTime());
+    }
+    outcomes.add(outcome);
+    if (i + 1 < reads) {
+      vertx.setTimer(1, id -> sendInTurns(w, i + 1, reads, outcomes, firstAnswered, all));
+    } else {
+      Future.all(outcomes).map(f -> f.<Object>list()).onComplete(all);
+    }
+  }
+
+  @Test
+  @DisplayName("without a window, reads sent in separate loop turns are written one turn at a time")
+  void noWindowWritesEachTurn() {
+    int reads = 20;
+    long before = redisReads();
+    Promise<List<Object>> all = Promise.promise();
+    link.context().runOnContext(v -> sendInTurns(link, 0, reads, new ArrayList<>(), new long[1], all));
+    List<Object> outcomes = Main.block(all.future());
+    long after = redisReads();
+    assertThat(outcomes).hasSize(reads);
+    // The control for the test above: its count is the window's doing, not the way the reads are sent.
+    assertThat(after - before).as("socket reads Redis processed for %d reads", reads).isGreaterThanOrEqualTo(reads);
   }
 
   @Test
