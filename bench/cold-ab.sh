@@ -5,7 +5,10 @@
 #
 # A BUILD is a gateway jar, optionally followed (in the same argument) by the JVM options to run it with instead of
 # GATEWAY_JAVA_OPTS: bash bench/cold-ab.sh target/opentime-gateway.jar "target/opentime-gateway.jar -Xms2g -Xmx2g"
-# compares two settings of one build (the jar's path must then have no spaces).
+# compares two settings of one build (the jar's path must then have no spaces). Words of the form NAME=value
+# among them are set in that gateway's environment instead (its configuration), e.g.
+# "target/opentime-gateway.jar OPENTIME_REDIS_BATCH_WINDOW=0us". Every gateway reads the working tree's
+# conf/application.yaml: a build older than a key added there refuses to start (compare settings of one jar then).
 #
 # bench/run.sh tells whether the cold target passes; this script tells whether a change to the cold path helped,
 # which the ratio alone cannot on a machine whose speed drifts by 10-20% within minutes. It starts a Redis with
@@ -152,12 +155,17 @@ for ((round = 1; round <= ROUNDS; round++)); do
     jar=${b%% *}
     opts=$GATEWAY_JAVA_OPTS
     [[ $b != *" "* ]] || opts=${b#* }
+    jvm_opts=()
+    gw_env=()
+    for word in $opts; do
+      if [[ $word =~ ^[A-Z_][A-Z0-9_]*= ]]; then gw_env+=("$word"); else jvm_opts+=("$word"); fi
+    done
     free_port GW_PORT
     free_port MGMT_PORT
     OPENTIME_HTTP_HOST=127.0.0.1 OPENTIME_HTTP_PORT=$GW_PORT OPENTIME_MANAGEMENT_HOST=127.0.0.1 \
       OPENTIME_MANAGEMENT_PORT=$MGMT_PORT OPENTIME_REDIS_URL=redis://127.0.0.1:$REDIS_PORT OPENTIME_TOKEN_KEYS=$TOKEN_KEYS \
-      OPENTIME_AMP_SENDERS=$SENDER OPENTIME_REDIS_DEADLINE=$DEADLINE \
-      java $opts -jar "$jar" serve >"$RUN_DIR/gateway.log" 2>&1 </dev/null &
+      OPENTIME_AMP_SENDERS=$SENDER OPENTIME_REDIS_DEADLINE=$DEADLINE env ${gw_env[@]+"${gw_env[@]}"} \
+      java ${jvm_opts[@]+"${jvm_opts[@]}"} -jar "$jar" serve >"$RUN_DIR/gateway.log" 2>&1 </dev/null &
     GW_PID=$!
     wait_http "$GW_PID" "$GW_PORT" gateway "$RUN_DIR/gateway.log"
     drive "$GW_PORT" "$WARMUP" "$RUN_DIR/warm.tokens" >/dev/null
