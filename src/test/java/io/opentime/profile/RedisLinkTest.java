@@ -183,8 +183,9 @@ class RedisLinkTest {
     List<Object> outcomes = Main.block(all.future());
     long after = redisReads();
     assertThat(outcomes).hasSize(reads);
-    // The control for the test above: its count is the window's doing, not the way the reads are sent.
-    assertThat(after - before).as("socket reads Redis processed for %d reads", reads).isGreaterThanOrEqualTo(reads);
+    // The control for the test above: its count is the window's doing, not the way the reads are sent. About one
+    // read per turn; fewer when two turns' writes reach Redis before it reads (TCP joins them), so not exactly.
+    assertThat(after - before).as("socket reads Redis processed for %d reads", reads).isGreaterThan(reads / 2);
   }
 
   @Test
