@@ -604,7 +604,9 @@ if [[ -n ${OPENLOOP_SHARES// /} ]]; then
   OL_P99S=("$OL_GW_P99")
   OL_CEIL_P99S=("$OL_CEIL_P99")
   OL_ROUND_LINES=("round 1: max $OL_MAX, rate $OL_RATE: gateway p99 $OL_GW_P99 ms (errors $OL_ERRS), ceiling p99 $OL_CEIL_P99 ms")
-  for ((r = 2; r <= OPENLOOP_ROUNDS; r++)); do
+  ROUNDS_AT_TOP=$OPENLOOP_ROUNDS
+  is_true "$OL_SHARE >= 0.695" || ROUNDS_AT_TOP=1   # no verdict below the target's share: no more rounds either
+  for ((r = 2; r <= ROUNDS_AT_TOP; r++)); do
     OPENLOOP_WARMUP=2s run_openloop gateway-max "$GW_PORT" "$HOT_TOKEN" "$OL_PROBE"
     read -r _ r_max _ <<<"${OL_RESULTS[0]}"
     [[ $r_max != "?" ]] && is_true "$r_max > 0" \
@@ -623,16 +625,16 @@ if [[ -n ${OPENLOOP_SHARES// /} ]]; then
   for line in "${OL_ROUND_LINES[@]}"; do
     echo "  open loop $line"
   done
-  if (( OPENLOOP_ROUNDS > 1 )); then
+  if (( ROUNDS_AT_TOP > 1 )); then
     OL_GW_P99=$(median "${OL_P99S[@]}")
     known=()
     for v in "${OL_CEIL_P99S[@]}"; do [[ $v == "?" ]] || known+=("$v"); done
     OL_CEIL_P99="?"
     (( ${#known[@]} == 0 )) || OL_CEIL_P99=$(median "${known[@]}")
   fi
-  OL_SUMMARY="gateway p99 $OL_GW_P99 ms (median of $OPENLOOP_ROUNDS rounds: ${OL_P99S[*]}) at $TOP_SHARE of its open-loop max (round 1: $OL_RATE of $OL_MAX req/s, achieved $OL_GOT), errors $OL_ERRS; ceiling p99 $OL_CEIL_P99 ms"
+  OL_SUMMARY="gateway p99 $OL_GW_P99 ms (median of $ROUNDS_AT_TOP: ${OL_P99S[*]}) at $TOP_SHARE of its open-loop max (round 1: $OL_RATE of $OL_MAX req/s, achieved $OL_GOT), errors $OL_ERRS; ceiling p99 $OL_CEIL_P99 ms"
   if is_true "$OL_SHARE >= 0.695"; then   # the target's rate: 0.70 of max (the share is rounded down to whole req/s)
-    verdict "hot, constant rate: gateway p99 = $OL_GW_P99 ms at $OL_SHARE of max, median of $OPENLOOP_ROUNDS (target < 5 ms; ceiling $OL_CEIL_P99 ms)" \
+    verdict "hot, constant rate: gateway p99 = $OL_GW_P99 ms at $OL_SHARE of max, median of $ROUNDS_AT_TOP (target < 5 ms; ceiling $OL_CEIL_P99 ms)" \
       "$OL_GW_P99 < 5 && $OL_ERRS == 0"
   else
     echo "  constant rate: no verdict, the highest share offered ($OL_SHARE) is below the target's 0.70 of max"
