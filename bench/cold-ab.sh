@@ -157,7 +157,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
     [[ $b != *" "* ]] || opts=${b#* }
     jvm_opts=()
     gw_env=()
-    for word in $opts; do
+    read -ra words <<<"$opts" # split on blanks, no glob expansion (-Xlog:gc* stays as written)
+    for word in ${words[@]+"${words[@]}"}; do
       if [[ $word =~ ^[A-Z_][A-Z0-9_]*= ]]; then gw_env+=("$word"); else jvm_opts+=("$word"); fi
     done
     free_port GW_PORT

@@ -35,15 +35,20 @@ class RedisLinkTest {
   @BeforeEach
   void setUp(Vertx v) {
     vertx = v;
-    RedisConfig config = TestConfig.forRedis(TestRedis.shared().url(), Map.of()).redis();
     arrange = Redis.createClient(vertx, TestRedis.shared().url());
+    link = readLink(Duration.ZERO);
+  }
+
+  /** A link like the gateway's read links (batching), with this batch window, on a Vert.x context of its own. */
+  private RedisLink readLink(Duration window) {
+    RedisConfig config = TestConfig.forRedis(TestRedis.shared().url(), Map.of()).redis();
     Promise<RedisLink> made = Promise.promise();
     vertx.runOnContext(x -> {
       RedisLink l = new RedisLink(vertx, new RedisEndpoints(config).reads("link-test"), Duration.ofSeconds(1),
-          "test", true, Duration.ZERO);
+          "test", true, window);
       l.start().onComplete(ar -> made.complete(l));
     });
-    link = Main.block(made.future());
+    return Main.block(made.future());
   }
 
   @AfterEach
@@ -108,28 +113,18 @@ class RedisLinkTest {
         .mapToLong(l -> Long.parseLong(l.substring(l.indexOf(':') + 1).trim())).findFirst().orElseThrow();
   }
 
-  /** A link like the gateway's read links, with a batch window. */
-  private RedisLink windowed(Duration window) {
-    RedisConfig config = TestConfig.forRedis(TestRedis.shared().url(), Map.of()).redis();
-    Promise<RedisLink> made = Promise.promise();
-    vertx.runOnContext(x -> {
-      RedisLink l = new RedisLink(vertx, new RedisEndpoints(config).reads("link-window-test"), Duration.ofSeconds(1),
-          "window-test", true, window);
-      l.start().onComplete(ar -> made.complete(l));
-    });
-    return Main.block(made.future());
-  }
-
   @Test
   @DisplayName("with a batch window, reads sent in separate loop turns inside it go to Redis as one batch, each "
       + "answered with its own value, none before the window")
   void batchWindowGathersReadsAcrossTurns() {
     int reads = 20;
+    List<Request> writes = new ArrayList<>();
     for (int i = 0; i < reads; i++) {
-      Main.block(arrange.send(Request.cmd(Command.SET).arg("link-window:k" + i).arg("v" + i)));
+      writes.add(Request.cmd(Command.SET).arg("link-window:k" + i).arg("v" + i));
     }
+    Main.block(arrange.batch(writes));
     Duration window = Duration.ofMillis(300);
-    RedisLink w = windowed(window);
+    RedisLink w = readLink(window);
     try {
       long before = redisReads();
       Promise<List<Object>> all = Promise.promise();
