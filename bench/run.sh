@@ -22,7 +22,7 @@ STALL_AFTER=${STALL_AFTER:-1}    # seconds into the stalled run at which Redis i
 JAVA_OPTS=${JAVA_OPTS:-}         # extra JVM options, given to the gateway and the ceiling alike
 # The gateway's own JVM options: the Dockerfile's (its heap size there is relative to the container's memory; here
 # the JVM default; the memory scenario drops any -Xms/-Xmx given here: MEMORY_JAVA_OPTS sets its heap).
-GATEWAY_JAVA_OPTS=${GATEWAY_JAVA_OPTS--XX:MaxTenuringThreshold=1 -XX:MaxGCPauseMillis=50}
+GATEWAY_JAVA_OPTS=${GATEWAY_JAVA_OPTS-$(gateway_jvm_defaults)}
 PACED_CONNECTIONS=${PACED_CONNECTIONS:-144}  # connections of the paced hot run
 PACE_MS=${PACE_MS:-1}            # ms each connection waits between requests in the paced hot run
 OPENLOOP_SHARES=${OPENLOOP_SHARES-0.25 0.50 0.70}  # open-loop hot rates, as shares of the gateway's open-loop max ("" skips)
