@@ -26,6 +26,12 @@
 # (64), THREADS (2), GATEWAY_JAVA_OPTS (the Dockerfile's, as bench/run.sh), OPENTIME_REDIS_DEADLINE (25ms). About
 # 1 minute per pair plus a minute of setup.
 #
+# FLOOR=1 also measures, once per round (before that round's gateways start), two floors: the ceiling
+# server in floor mode (bench/CeilingServer.java), which answers the same bytes after one Redis read of a random cold
+# reader and does nothing else: "floor hmget" reads the gateway's hash (HMGET of the eleven schema fields), "floor
+# get" one 120-byte string per reader (stored first, about 10 s). They bound what any server keeps of the ceiling on
+# this machine with that Redis read per answer, and so what the cold target can ask of the gateway.
+#
 # PROFILE=1 also records where each gateway's CPU goes while it is measured: async-profiler (fetched once from Maven
 # Central, tools.profiler:async-profiler, linux-x64), attached for the measured run only, writes a flame graph and
 # the collapsed stacks to the run's directory, and bench/profile-summary.awk prints their sum by category. The
@@ -56,15 +62,17 @@ MISS_READERS=20000 # w0..w19999: no profile in Redis, so every first read of one
 MISS_WARMUP=${MISS_WARMUP:-5s}
 (( READERS > 2 * WARM_READERS )) || die "READERS must be above $((2 * WARM_READERS))"
 PROFILE=${PROFILE:-}
+FLOOR=${FLOOR:-}
 require_tools java wrk curl awk
 [[ -z $PROFILE ]] || require_tools mvn jar jcmd
 OUT=$ROOT/bench/out
 RUN_DIR=$OUT/cold-ab-$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$RUN_DIR"
-GW_PID="" CEIL_PID="" REDIS_PID=""
+GW_PID="" CEIL_PID="" REDIS_PID="" FLOOR_H_PID="" FLOOR_G_PID=""
 cleanup() {
   resume_paused # a stopped server cannot act on SIGTERM
-  stop_pid "$GW_PID" gateway; stop_pid "$CEIL_PID" ceiling; stop_pid "$REDIS_PID" redis
+  stop_pid "$GW_PID" gateway; stop_pid "$CEIL_PID" ceiling; stop_pid "$FLOOR_H_PID" "floor hmget"
+  stop_pid "$FLOOR_G_PID" "floor get"; stop_pid "$REDIS_PID" redis
   release_lock "$BENCH_LOCK"
 }
 exit_traps cleanup
@@ -147,8 +155,23 @@ measure() { # PORT PID [MGMT_PORT [PROFILE_NAME]] -> one line: answers/s and cos
 }
 
 drive "$CEIL_PORT" "$WARMUP" "$RUN_DIR/warm.tokens" >/dev/null # its JIT, once: it keeps running through every round
+if [[ -n $FLOOR ]]; then
+  for mode in hmget get; do
+    free_port port
+    java -cp "$TOOL_JAR" "$HERE/CeilingServer.java" "$port" "redis://127.0.0.1:$REDIS_PORT" "$mode" "$WARM_READERS" \
+      $((READERS - 1)) >"$RUN_DIR/floor-$mode.log" 2>&1 </dev/null &
+    if [[ $mode == hmget ]]; then FLOOR_H_PID=$! FLOOR_H_PORT=$port; else FLOOR_G_PID=$! FLOOR_G_PORT=$port; fi
+    wait_http "$!" "$port" "floor $mode" "$RUN_DIR/floor-$mode.log"
+    drive "$port" "$WARMUP" "$RUN_DIR/warm.tokens" >/dev/null
+  done
+fi
 
 for ((round = 1; round <= ROUNDS; round++)); do
+  if [[ -n $FLOOR ]]; then
+    echo "round $round  floors (the ceiling's answers after one Redis read each; nothing else)"
+    echo "  floor hmget  $(measure "$FLOOR_H_PORT" "$FLOOR_H_PID")"
+    echo "  floor get    $(measure "$FLOOR_G_PORT" "$FLOOR_G_PID")"
+  fi
   build=0
   for b in "$@"; do
     build=$((build + 1))
