@@ -29,10 +29,7 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 # pauses and cut the gateway's CPU per cold answer. MaxGCPauseMillis=50 (G1's goal is 200): G1 sizes the young
 # generation to its pause goal, and at 200 it let young pauses reach ~100 ms once the cache held a million
 # profiles; at 50 the cold p99 stayed near 40 ms and the constant-rate tail fell from 5.5-17.7 to 1.9-2.0 ms
-# (docs/benchmarks.md). Lazy card refinement (the G1ConcRefinement flags): Java 17's G1 refines dirty cards on
-# its own threads once a few buffers are queued; while a campaign fills the cache that took about a seventh of the
-# gateway's CPU. Left to the next young pause, each card is scanned once there: about a tenth less CPU per cold
-# answer at the same pauses. Java 20 and later do this by design and refuse these flags: drop them with a newer JRE.
-ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=70 -XX:+UseG1GC -XX:MaxTenuringThreshold=1 -XX:MaxGCPauseMillis=50 -XX:-G1UseAdaptiveConcRefinement -XX:G1ConcRefinementGreenZone=2048 -XX:G1ConcRefinementYellowZone=4096 -XX:G1ConcRefinementRedZone=8192 -XX:+ExitOnOutOfMemoryError"
+# (docs/benchmarks.md).
+ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=70 -XX:+UseG1GC -XX:MaxTenuringThreshold=1 -XX:MaxGCPauseMillis=50 -XX:+ExitOnOutOfMemoryError"
 ENTRYPOINT ["java", "-jar", "/app/opentime-gateway.jar"]
 CMD ["serve"]

@@ -54,8 +54,7 @@
 #   cpu_share A B                     two cpu_ticks samples -> "busy% others%" then the % of each further field, all
 #                                     as shares of the whole machine (others = busy minus the caller's own)
 #   cpu_busy SECONDS COMMAND...       cpu_share of COMMAND's cpu_ticks sample now and SECONDS later
-#   gateway_jvm_defaults              prints the Dockerfile's garbage-collector options for the gateway, for the `java`
-#                                     on PATH: the lazy card refinement flags only where they exist (Java 17-19)
+#   gateway_jvm_defaults              prints the Dockerfile's garbage-collector options for the gateway
 #
 # Lock files: BENCH_LOCK (/tmp/opentime-bench.lock) is held by the benchmarks in bench/, LOAD_LOCK
 # (/tmp/opentime-load-tests.lock) by load-tests/run.sh; both can be moved with the environment variables of these names.
@@ -344,17 +343,8 @@ wait_http() { # PID PORT NAME LOG: until it answers (60 s at most), failing if t
 # ---------------------------------------------------------------------------------------------------------------
 # The gateway's JVM options
 # ---------------------------------------------------------------------------------------------------------------
-# The Dockerfile's, but for the heap size (there relative to the container's memory). Keep the two in step. Lazy card
-# refinement: G1 on Java 17 refines dirty cards on its own threads as soon as a few buffers are queued; filling the
-# cache (a new profile linked into tables and lists that live in the old generation) kept those threads at about a
-# seventh of the gateway's CPU. Left to the next young pause, each card is scanned once there (docs/benchmarks.md,
-# session 10). Java 20 and later refine lazily by design and refuse these flags, so they are given to Java 17-19 only.
+# The Dockerfile's, but for the heap size (there relative to the container's memory). Keep the two in step (a test
+# checks). Lazy card refinement was tried in session 10 and not adopted (docs/benchmarks.md).
 gateway_jvm_defaults() {
-  local opts="-XX:MaxTenuringThreshold=1 -XX:MaxGCPauseMillis=50" major
-  major=$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ { print $2; exit }')
-  if [[ $major =~ ^[0-9]+$ ]] && (( major >= 17 && major <= 19 )); then
-    opts+=" -XX:-G1UseAdaptiveConcRefinement -XX:G1ConcRefinementGreenZone=2048 -XX:G1ConcRefinementYellowZone=4096"
-    opts+=" -XX:G1ConcRefinementRedZone=8192"
-  fi
-  echo "$opts"
+  echo "-XX:MaxTenuringThreshold=1 -XX:MaxGCPauseMillis=50"
 }
