@@ -153,47 +153,10 @@ public final class CeilingServer {
   static final class Ceiling extends VerticleBase {
     private final int port;
     private final Floor floor;
-    private RedisConnection redis;
-    private final List<Request> reads = new ArrayList<>();
-    private final List<HttpServerRequest> waiting = new ArrayList<>();
 
     Ceiling(int port, Floor floor) {
       this.port = port;
       this.floor = floor;
-    }
-
-    /** Floor mode: queues this request's read; the loop's reads go to Redis together once its turn ends. */
-    private void read(HttpServerRequest req) {
-      int reader = ThreadLocalRandom.current().nextInt(floor.first(), floor.last() + 1);
-      Request read;
-      if (floor.hash()) {
-        Object[] args = new Object[SCHEMA.length + 1];
-        args[0] = "profile:{u" + reader + "}";
-        System.arraycopy(SCHEMA, 0, args, 1, SCHEMA.length);
-        read = Request.cmd(Command.HMGET, args);
-      } else {
-        read = Request.cmd(Command.GET, "floor:{u" + reader + "}");
-      }
-      if (reads.isEmpty()) {
-        context.runOnContext(v -> flush());
-      }
-      reads.add(read);
-      waiting.add(req);
-    }
-
-    private void flush() {
-      List<HttpServerRequest> answering = new ArrayList<>(waiting);
-      redis.batch(new ArrayList<>(reads)).onComplete(ar -> {
-        for (HttpServerRequest req : answering) {
-          if (ar.succeeded()) {
-            answer(req);
-          } else {
-            req.response().setStatusCode(503).end();
-          }
-        }
-      });
-      reads.clear();
-      waiting.clear();
     }
 
     @Override
@@ -207,10 +170,56 @@ public final class CeilingServer {
         return vertx.createHttpServer(options).requestHandler(CeilingServer::answer).listen();
       }
       return Redis.createClient(vertx, new RedisOptions().setConnectionString(floor.url())).connect()
-          .compose(conn -> {
-            redis = conn;
-            return vertx.createHttpServer(options).requestHandler(this::read).listen();
-          });
+          .compose(conn -> vertx.createHttpServer(options).requestHandler(new FloorReads(floor, conn)::read).listen());
+    }
+  }
+
+  /**
+   * Floor mode, one per event loop: each request's read is queued, and the loop's reads go to Redis together once
+   * its turn ends; each request is answered (the ceiling's bytes) when the batch's replies are in.
+   */
+  static final class FloorReads {
+    private final Floor floor;
+    private final RedisConnection redis;
+    private List<Request> reads = new ArrayList<>();
+    private List<HttpServerRequest> waiting = new ArrayList<>();
+
+    FloorReads(Floor floor, RedisConnection redis) {
+      this.floor = floor;
+      this.redis = redis;
+    }
+
+    void read(HttpServerRequest req) {
+      int reader = ThreadLocalRandom.current().nextInt(floor.first(), floor.last() + 1);
+      Request read;
+      if (floor.hash()) {
+        Object[] args = new Object[SCHEMA.length + 1];
+        args[0] = "profile:{u" + reader + "}";
+        System.arraycopy(SCHEMA, 0, args, 1, SCHEMA.length);
+        read = Request.cmd(Command.HMGET, args);
+      } else {
+        read = Request.cmd(Command.GET, "floor:{u" + reader + "}");
+      }
+      if (reads.isEmpty()) {
+        Vertx.currentContext().runOnContext(v -> flush());
+      }
+      reads.add(read);
+      waiting.add(req);
+    }
+
+    private void flush() {
+      List<HttpServerRequest> answering = waiting;
+      redis.batch(reads).onComplete(ar -> {
+        for (HttpServerRequest req : answering) {
+          if (ar.succeeded()) {
+            answer(req);
+          } else {
+            req.response().setStatusCode(503).end();
+          }
+        }
+      });
+      reads = new ArrayList<>();
+      waiting = new ArrayList<>();
     }
   }
 }
