@@ -78,22 +78,11 @@ cleanup() {
 exit_traps cleanup
 acquire_lock "$BENCH_LOCK" bench/cold-ab.sh 10 "$LOAD_LOCK"
 
-AP_VERSION=3.0
-AP_LIB=""
 if [[ -n $PROFILE ]]; then
-  [[ $(uname -sm) == "Linux x86_64" ]] || die "PROFILE=1 needs Linux on x86-64 (async-profiler's linux-x64 build)"
-  AP_DIR=$OUT/async-profiler-$AP_VERSION
-  AP_LIB=$AP_DIR/libasyncProfiler.so
-  if [[ ! -f $AP_LIB ]]; then
-    mvn -B -ntp dependency:copy -Dartifact="tools.profiler:async-profiler:$AP_VERSION:jar:linux-x64" \
-      -DoutputDirectory="$AP_DIR" >"$RUN_DIR/profiler-fetch.log" 2>&1 \
-      || { tail -20 "$RUN_DIR/profiler-fetch.log"; die "could not fetch async-profiler $AP_VERSION from Maven Central"; }
-    (cd "$AP_DIR" && jar xf "async-profiler-$AP_VERSION-linux-x64.jar" linux-x64/libasyncProfiler.so \
-      && mv linux-x64/libasyncProfiler.so . && rmdir linux-x64) || die "could not extract async-profiler's library"
-  fi
+  async_profiler "$OUT" "$RUN_DIR/profiler-fetch.log" || die "PROFILE=1: $AP_WHY"
 fi
-profiler() { # PID COMMAND: async-profiler's COMMAND (start,... / dump,... / stop,...) in that JVM
-  jcmd "$1" JVMTI.agent_load "$AP_LIB" "\"$2\"" >>"$RUN_DIR/profiler.log" 2>&1 \
+profiler_in() { # PID COMMAND: async-profiler's COMMAND (start,... / dump,... / stop,...) in that JVM
+  profiler "$1" "$2" "$RUN_DIR/profiler.log" \
     || die "async-profiler: '$2' failed in pid $1 (see ${RUN_DIR#"$ROOT"/}/profiler.log)"
 }
 
@@ -132,15 +121,15 @@ jvm_sample() { # MGMT_PORT -> "allocated_bytes gc_pauses gc_pause_seconds" from 
 }
 measure() { # PORT PID [MGMT_PORT [PROFILE_NAME]] -> one line: answers/s and costs per answer over one DURATION run
   local a b ja="" jb="" rps
-  [[ -z ${4:-} ]] || profiler "$2" "start,event=cpu,interval=1ms"
+  [[ -z ${4:-} ]] || profiler_in "$2" "start,event=cpu,interval=1ms"
   [[ -z ${3:-} ]] || ja=$(jvm_sample "$3")
   a=$(sample "$2")
   rps=$(drive "$1" "$DURATION" "$RUN_DIR/cold.tokens")
   b=$(sample "$2")
   [[ -z ${3:-} ]] || jb=$(jvm_sample "$3")
   if [[ -n ${4:-} ]]; then
-    profiler "$2" "dump,file=$RUN_DIR/$4.html"
-    profiler "$2" "stop,file=$RUN_DIR/$4.collapsed,collapsed"
+    profiler_in "$2" "dump,file=$RUN_DIR/$4.html"
+    profiler_in "$2" "stop,file=$RUN_DIR/$4.collapsed,collapsed"
   fi
   awk -v a="$a" -v b="$b" -v ja="$ja" -v jb="$jb" -v rps="$rps" -v d="${DURATION%s}" -v hz="$(getconf CLK_TCK)" 'BEGIN {
     split(a, x, " "); split(b, y, " "); n = rps * d; us = 1e6 / hz / n

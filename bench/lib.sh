@@ -8,10 +8,10 @@
 # Callers set `set -euo pipefail` themselves: this file changes no shell option (only on_exit, the EXIT trap that
 # exit_traps installs when a caller asks for it, turns off `set -e` while the script ends), sets no trap and starts
 # nothing when sourced, and only defines the functions below and the variables PICKED_PORTS, BENCH_LOCK, LOAD_LOCK,
-# REDIS_JAR_ENTRY, TEE_PID, PAUSED_PID and EXIT_FUNCTION. Functions whose result the caller keeps set a global
-# variable (named below) instead of printing it, so that a `die` inside them ends the script and not just a $(...)
-# subshell, and so that their state (the ports already picked, the pid of a process started in the background)
-# stays in the caller's shell.
+# REDIS_JAR_ENTRY, TEE_PID, PAUSED_PID, EXIT_FUNCTION, AP_VERSION, AP_LIB and AP_WHY. Functions whose result the
+# caller keeps set a global variable (named below) instead of printing it, so that a `die` inside them ends the
+# script and not just a $(...) subshell, and so that their state (the ports already picked, the pid of a process
+# started in the background) stays in the caller's shell.
 #
 #   die MESSAGE...                    "ERROR: MESSAGE..." on stderr, exit 1
 #   require_tools TOOL...             die unless every TOOL is on PATH
@@ -55,6 +55,12 @@
 #                                     as shares of the whole machine (others = busy minus the caller's own)
 #   cpu_busy SECONDS COMMAND...       cpu_share of COMMAND's cpu_ticks sample now and SECONDS later
 #   gateway_jvm_defaults              prints the Dockerfile's garbage-collector options for the gateway
+#   async_profiler OUT LOG            AP_LIB= async-profiler's library (AP_VERSION, linux-x64), fetched once from Maven
+#                                     Central (tools.profiler:async-profiler) into OUT/async-profiler-AP_VERSION, output
+#                                     to LOG; returns 1 (AP_LIB="", AP_WHY= the reason) where it cannot: no Linux x86-64,
+#                                     no mvn, jar or jcmd, no network. The caller decides whether that is fatal.
+#   profiler PID COMMAND LOG          async-profiler's COMMAND (start,... / dump,... / stop,...) in that JVM, by jcmd;
+#                                     output appended to LOG; returns jcmd's status
 #
 # Lock files: BENCH_LOCK (/tmp/opentime-bench.lock) is held by the benchmarks in bench/, LOAD_LOCK
 # (/tmp/opentime-load-tests.lock) by load-tests/run.sh; both can be moved with the environment variables of these names.
@@ -347,4 +353,38 @@ wait_http() { # PID PORT NAME LOG: until it answers (60 s at most), failing if t
 # checks). Lazy card refinement was tried in session 10 and not adopted (docs/benchmarks.md).
 gateway_jvm_defaults() {
   echo "-XX:MaxTenuringThreshold=1 -XX:MaxGCPauseMillis=50"
+}
+
+AP_VERSION=3.0
+AP_LIB=""
+AP_WHY=""
+# shellcheck disable=SC2034  # AP_LIB and AP_WHY are for the caller
+async_profiler() {
+  local dir=$1/async-profiler-$AP_VERSION log=$2 tool
+  AP_LIB="" AP_WHY=""
+  if [[ $(uname -sm) != "Linux x86_64" ]]; then
+    AP_WHY="async-profiler's linux-x64 build needs Linux on x86-64, not $(uname -sm)"
+    return 1
+  fi
+  for tool in jcmd mvn jar; do
+    command -v "$tool" >/dev/null 2>&1 || { AP_WHY="$tool is not on PATH"; return 1; }
+  done
+  if [[ ! -f $dir/libasyncProfiler.so ]]; then
+    mkdir -p "$dir"
+    if ! mvn -B -ntp dependency:copy -Dartifact="tools.profiler:async-profiler:$AP_VERSION:jar:linux-x64" \
+        -DoutputDirectory="$dir" >"$log" 2>&1; then
+      AP_WHY="could not fetch async-profiler $AP_VERSION from Maven Central (log: $log)"
+      return 1
+    fi
+    if ! (cd "$dir" && jar xf "async-profiler-$AP_VERSION-linux-x64.jar" linux-x64/libasyncProfiler.so \
+        && mv linux-x64/libasyncProfiler.so . && rmdir linux-x64) >>"$log" 2>&1; then
+      AP_WHY="could not extract async-profiler's library (log: $log)"
+      return 1
+    fi
+  fi
+  AP_LIB=$dir/libasyncProfiler.so
+}
+
+profiler() {
+  jcmd "$1" JVMTI.agent_load "$AP_LIB" "\"$2\"" >>"$3" 2>&1
 }

@@ -1,6 +1,7 @@
 # bench/profile-summary.awk: a gateway CPU profile, summed by what the gateway was doing.
 #
 #   awk -f bench/profile-summary.awk PROFILE.collapsed
+#   awk -v us=31.5 -f bench/profile-summary.awk PROFILE.collapsed   # also each share of 31.5 us per answer
 #
 # Input: async-profiler's collapsed stacks ("frame;frame;...;leaf COUNT", one line per distinct stack), as
 # bench/cold-ab.sh writes them with PROFILE=1. Each stack goes to the category of the frame nearest its leaf that
@@ -11,7 +12,7 @@
 # A socket write is Redis's when the Redis client's send or batch is up its stack (an answer written from a Redis
 # reply's callback has the client's reply handling up its stack, not its send); socket reads of requests and of
 # Redis replies look alike (Netty reads before it knows what for) and are counted together. Prints one line per
-# category, largest first, as a share of all samples.
+# category, largest first, as a share of all samples (and, given us, as that share of us microseconds).
 BEGIN {
   rule("JIT compiler threads", "CompileBroker::")
   rule("garbage collection (G1 threads, barriers)", "G1|GangWorker|ConcurrentGCThread|GCTaskThread|WorkerThread::run")
@@ -71,7 +72,11 @@ END {
   sums[rules + 2] = redis_io
   for (i = 1; i <= rules + 2; i++) {
     if (sums[i] > 0) {
-      printf "%6.1f%%  %s\n", 100 * sums[i] / total, names[i] | "sort -rn"
+      if (us > 0) {
+        printf "%6.1f%%  %5.1f us  %s\n", 100 * sums[i] / total, us * sums[i] / total, names[i] | "sort -rn"
+      } else {
+        printf "%6.1f%%  %s\n", 100 * sums[i] / total, names[i] | "sort -rn"
+      }
     }
   }
   close("sort -rn")
