@@ -58,7 +58,7 @@
 #   async_profiler OUT LOG            AP_LIB= async-profiler's library (AP_VERSION, linux-x64), fetched once from Maven
 #                                     Central (tools.profiler:async-profiler) into OUT/async-profiler-AP_VERSION, output
 #                                     to LOG; returns 1 (AP_LIB="", AP_WHY= the reason) where it cannot: no Linux x86-64,
-#                                     no mvn, jar or jcmd, no network. The caller decides whether that is fatal.
+#                                     no jcmd (or, to fetch it, mvn and jar), no network. The caller decides.
 #   profiler PID COMMAND LOG          async-profiler's COMMAND (start,... / dump,... / stop,...) in that JVM, by jcmd;
 #                                     output appended to LOG; returns jcmd's status
 #
@@ -366,10 +366,11 @@ async_profiler() {
     AP_WHY="async-profiler's linux-x64 build needs Linux on x86-64, not $(uname -sm)"
     return 1
   fi
-  for tool in jcmd mvn jar; do
-    command -v "$tool" >/dev/null 2>&1 || { AP_WHY="$tool is not on PATH"; return 1; }
-  done
+  command -v jcmd >/dev/null 2>&1 || { AP_WHY="jcmd is not on PATH"; return 1; }
   if [[ ! -f $dir/libasyncProfiler.so ]]; then
+    for tool in mvn jar; do
+      command -v "$tool" >/dev/null 2>&1 || { AP_WHY="$tool is not on PATH (needed to fetch it)"; return 1; }
+    done
     mkdir -p "$dir"
     if ! mvn -B -ntp dependency:copy -Dartifact="tools.profiler:async-profiler:$AP_VERSION:jar:linux-x64" \
         -DoutputDirectory="$dir" >"$log" 2>&1; then

@@ -19,6 +19,7 @@ READERS=${READERS:-1000000}      # random readers of the stalled scenario and of
                                  # profiles are loaded: every cold round reads readers no earlier round has read)
 WARMUP=${WARMUP:-5s}             # wrk warm-up of each freshly started server (not measured)
 STALL_AFTER=${STALL_AFTER:-1}    # seconds into the stalled run at which Redis is SIGSTOPped
+PROFILE_MISSES=${PROFILE_MISSES:-1} # 1: a missed throughput target is followed by a profiled run that shows why
 JAVA_OPTS=${JAVA_OPTS:-}         # extra JVM options, given to the gateway and the ceiling alike
 # The gateway's own JVM options: the Dockerfile's (its heap size there is relative to the container's memory; here
 # the JVM default; the memory scenario drops any -Xms/-Xmx given here: MEMORY_JAVA_OPTS sets its heap).
@@ -33,7 +34,6 @@ OPENLOOP_THREADS=${OPENLOOP_THREADS:-1}            # Hyperfoil only: its event l
 OPENLOOP_ROUNDS=${OPENLOOP_ROUNDS:-3}              # rounds of (max, ceiling, gateway) at the top share; median p99
 OPENLOOP_JAVA_OPTS=${OPENLOOP_JAVA_OPTS:--Xms1g -Xmx1g -XX:+UseParallelGC -XX:+AlwaysPreTouch}  # Hyperfoil's JVM
 MEMORY_READERS=${MEMORY_READERS:-1000000}  # profiles cached for the memory figure (0 skips that scenario)
-PROFILE_MISSES=${PROFILE_MISSES:-1}  # 1: a missed throughput target is followed by a profiled run that shows why
 MEMORY_JAVA_OPTS=${MEMORY_JAVA_OPTS:--Xmx768m}  # the memory scenario's gateway: a heap sized for a million profiles
 MEMORY_CONNECTIONS=${MEMORY_CONNECTIONS:-32}     # connections of the memory scenario's paced walk (1 ms pauses)
 WARM_READERS=${WARM_READERS:-10000}          # readers of the warm scenario (all fit in the cache)
