@@ -20,6 +20,7 @@ READERS=${READERS:-1000000}      # random readers of the stalled scenario and of
 WARMUP=${WARMUP:-5s}             # wrk warm-up of each freshly started server (not measured)
 STALL_AFTER=${STALL_AFTER:-1}    # seconds into the stalled run at which Redis is SIGSTOPped
 PROFILE_MISSES=${PROFILE_MISSES:-1} # 1: a missed throughput target is followed by a profiled run that shows why
+STALL_OPEN_SHARE=${STALL_OPEN_SHARE-0.5} # the stall again at this share of the cold median, open loop ("" skips)
 JAVA_OPTS=${JAVA_OPTS:-}         # extra JVM options, given to the gateway and the ceiling alike
 # The gateway's own JVM options: the Dockerfile's (its heap size there is relative to the container's memory; here
 # the JVM default; the memory scenario drops any -Xms/-Xmx given here: MEMORY_JAVA_OPTS sets its heap).
@@ -849,6 +850,44 @@ else
 fi
 verdict "stalled: non-200 answers = $ST_NON200, socket errors/timeouts = $ST_ERRS (target 0)" "$ST_NON200 == 0 && $ST_ERRS == 0"
 verdict "stalled: p99 = $ST_P99 ms (target <= deadline $DEADLINE_MS + 10 = $STALL_P99_MS ms)" "$ST_P99 <= $STALL_P99_MS"
+
+# The same stall at a constant arrival rate, STALL_OPEN_SHARE of the cold median above, by the C open-loop generator
+# (random readers, as wrk's): informative, no verdict. The verdict's run is a closed loop at saturation, whose p99
+# also holds every queueing delay of a busy machine; below the maximum, with latency counted from each request's due
+# time, the p99 shows what the stall itself adds. Same gateway (JIT warm from the run above; a few percent of
+# these readers cached by it), Redis SIGSTOPped STALL_AFTER s into the measured part and resumed at its end.
+if [[ -n $STALL_OPEN_SHARE && $OPENLOOP_GENERATOR == openloop ]]; then
+  [[ -x $OPENLOOP_BIN ]] || build_openloop
+  ST_OL_RATE=$(awk -v r="$COLD_RPS" -v s="$STALL_OPEN_SHARE" 'BEGIN { printf "%d", r * s }')
+  ST_OL_LOG=$RUN_DIR/openloop-stalled.txt
+  ST_OL_SECS=$(to_seconds "$DURATION")
+  busy_warning
+  timeout --kill-after=5 $((2 + ST_OL_SECS + 60)) "$OPENLOOP_BIN" -p "$GW_PORT" -r "$ST_OL_RATE" -d "$ST_OL_SECS" -w 2 \
+    -c "$OPENLOOP_CONNECTIONS" -f "$READERS_TOKENS" -H "AMP-Email-Sender: $SENDER" "/v1/amp/greeting?t=@TOKEN@" \
+    >"$ST_OL_LOG" 2>&1 </dev/null &
+  WRK_PID=$!
+  sleep "$(awk -v s="$STALL_AFTER" 'BEGIN { print 2.2 + s }')" # 0.2 s to connect, 2 s of warm-up, then STALL_AFTER
+  if kill -0 "$WRK_PID" 2>/dev/null; then
+    kill -STOP "$REDIS_PID"
+    REDIS_STOPPED=1
+    echo "  $(date +%T) Redis SIGSTOPped (pid $REDIS_PID), ${STALL_AFTER}s into the open-loop run at $ST_OL_RATE/s"
+  fi
+  rc=0
+  wait "$WRK_PID" || rc=$?
+  WRK_PID=""
+  if (( REDIS_STOPPED )); then
+    kill -CONT "$REDIS_PID"
+    REDIS_STOPPED=0
+    echo "  $(date +%T) Redis SIGCONTed at the end of the run"
+  fi
+  if (( rc == 0 )); then
+    read -r _ ST_OL_P50 _ ST_OL_P99 ST_OL_P999 ST_OL_MAX ST_OL_ERRS ST_OL_LAG _ < <(openloop_c_result "$ST_OL_RATE" "$ST_OL_LOG")
+    echo "  stalled, open loop at $ST_OL_RATE/s ($STALL_OPEN_SHARE of the cold median): p50 $ST_OL_P50, p99 $ST_OL_P99," \
+      "p99.9 $ST_OL_P999, max $ST_OL_MAX ms, errors $ST_OL_ERRS, generator lag_p99 $ST_OL_LAG ms (informative, no verdict)"
+  else
+    echo "  stalled, open loop: the generator failed (exit $rc; log ${ST_OL_LOG#"$ROOT"/}); no figure"
+  fi
+fi
 ST_RSS=$(rss_of "$GW_PID")
 echo "  RSS after the stalled scenario: gateway #$GW_N $ST_RSS"
 

@@ -2,7 +2,10 @@
  * openloop: a constant-rate (open-loop) HTTP/1.1 load generator for the Opentime benchmark.
  *
  *   openloop -p PORT -r RATE[,RATE...] [-d SECONDS] [-w WARMUP_SECONDS] [-c CONNECTIONS] [-g TICK_US]
- *            [-H 'Name: value']... PATH
+ *            [-f TOKENS_FILE] [-H 'Name: value']... PATH
+ *
+ * With -f, PATH holds @TOKEN@ once, and each request puts there a line of TOKENS_FILE drawn at random (one token per
+ * line, as bench/wrk/greeting.lua does for wrk): many readers instead of one.
  *
  * It talks to 127.0.0.1:PORT only (the benchmark's rule: loopback). Defaults: -d 10, -w 5, -c 256, -g 100: it
  * wakes on a 100 us grid, so a request goes out at most one tick after it is due, and that delay counts in its
@@ -168,6 +171,63 @@ static void remove_idle(int i) {
 }
 static char *request;
 static size_t request_len;
+/* -f: the request is prefix + token + suffix, the token drawn at random from the file's lines */
+static char *tokens_data;
+static size_t *token_at, *token_len;
+static size_t ntokens;
+static char *request_prefix, *request_suffix;
+static size_t prefix_len, suffix_len;
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+
+static void load_tokens(const char *file) {
+  FILE *f = fopen(file, "rb");
+  if (f == NULL) die("cannot open the tokens file");
+  if (fseek(f, 0, SEEK_END) != 0) die("cannot read the tokens file");
+  long size = ftell(f);
+  if (size <= 0) die("the tokens file is empty");
+  rewind(f);
+  tokens_data = malloc((size_t)size + 1);
+  if (tokens_data == NULL || fread(tokens_data, 1, (size_t)size, f) != (size_t)size) die("cannot read the tokens file");
+  fclose(f);
+  tokens_data[size] = '\n';
+  size_t lines = 0;
+  for (long i = 0; i <= size; i++) lines += tokens_data[i] == '\n';
+  token_at = malloc(lines * sizeof(size_t));
+  token_len = malloc(lines * sizeof(size_t));
+  if (token_at == NULL || token_len == NULL) die("out of memory");
+  size_t start = 0, longest = 0;
+  for (long i = 0; i <= size; i++) {
+    if (tokens_data[i] != '\n') continue;
+    size_t end = (size_t)i;
+    if (end > start && tokens_data[end - 1] == '\r') end--;
+    if (end > start) {
+      token_at[ntokens] = start;
+      token_len[ntokens] = end - start;
+      if (end - start > longest) longest = end - start;
+      ntokens++;
+    }
+    start = (size_t)i + 1;
+  }
+  if (ntokens == 0) die("the tokens file has no token");
+  if (longest > 4096) die("a token is longer than 4096 bytes");
+}
+
+/* The next request to send: the same bytes each time, or, with -f, a random token's. */
+static const char *next_request(size_t *len) {
+  if (ntokens == 0) {
+    *len = request_len;
+    return request;
+  }
+  rng ^= rng << 13; /* xorshift64 */
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  size_t t = (size_t)(rng % ntokens);
+  memcpy(request, request_prefix, prefix_len);
+  memcpy(request + prefix_len, tokens_data + token_at[t], token_len[t]);
+  memcpy(request + prefix_len + token_len[t], request_suffix, suffix_len);
+  *len = prefix_len + token_len[t] + suffix_len;
+  return request;
+}
 static long reconnects;
 
 static void open_conn(int i) {
@@ -244,8 +304,9 @@ int main(int argc, char **argv) {
   int64_t tick_ns = 100000;
   nconns = 256;
   char headers[8192] = "";
+  const char *tokens_file = NULL;
   int opt;
-  while ((opt = getopt(argc, argv, "p:r:d:w:c:H:g:")) != -1) {
+  while ((opt = getopt(argc, argv, "p:r:d:w:c:H:g:f:")) != -1) {
     switch (opt) {
       case 'p': port = atoi(optarg); break;
       case 'r':
@@ -258,6 +319,7 @@ int main(int argc, char **argv) {
       case 'w': warmup = atof(optarg); break;
       case 'c': nconns = atoi(optarg); break;
       case 'g': tick_ns = atol(optarg) * 1000L; break;
+      case 'f': tokens_file = optarg; break;
       case 'H':
         if (strlen(headers) + strlen(optarg) + 3 > sizeof headers) die("headers too long");
         strcat(headers, optarg);
@@ -265,20 +327,31 @@ int main(int argc, char **argv) {
         break;
       default:
         die("usage: openloop -p PORT -r RATE[,RATE...] [-d SECONDS] [-w WARMUP_SECONDS] [-c CONNECTIONS] "
-            "[-g TICK_US] [-H 'Name: value']... PATH");
+            "[-g TICK_US] [-f TOKENS_FILE] [-H 'Name: value']... PATH");
     }
   }
   if (optind != argc - 1 || port <= 0 || port > 65535 || nrates == 0 || duration <= 0 || warmup < 0
       || nconns < 1 || nconns > 10000 || tick_ns < 1000 || tick_ns > 10000000) {
     die("usage: openloop -p PORT -r RATE[,RATE...] [-d SECONDS] [-w WARMUP_SECONDS] [-c CONNECTIONS] "
-        "[-g TICK_US] [-H 'Name: value']... PATH");
+        "[-g TICK_US] [-f TOKENS_FILE] [-H 'Name: value']... PATH");
   }
   for (int i = 0; i < nrates; i++) {
     if (!(rates[i] > 0 && rates[i] <= 10000000)) die("a rate must be a positive number of requests per second");
   }
   const char *path = argv[optind];
   if (path[0] != '/') die("PATH must start with /");
-  request_len = (size_t)asprintf(&request, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n", path, port, headers);
+  if (tokens_file == NULL) {
+    if (strstr(path, "@TOKEN@") != NULL) die("PATH holds @TOKEN@ but no -f TOKENS_FILE was given");
+    request_len = (size_t)asprintf(&request, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n", path, port, headers);
+  } else {
+    const char *at = strstr(path, "@TOKEN@");
+    if (at == NULL || strstr(at + 7, "@TOKEN@") != NULL) die("with -f, PATH must hold @TOKEN@ exactly once");
+    load_tokens(tokens_file);
+    prefix_len = (size_t)asprintf(&request_prefix, "GET %.*s", (int)(at - path), path);
+    suffix_len = (size_t)asprintf(&request_suffix, "%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n", at + 7, port, headers);
+    request = malloc(prefix_len + 4096 + suffix_len);
+    if (request == NULL) die("out of memory");
+  }
   signal(SIGPIPE, SIG_IGN);
 
   memset(&addr, 0, sizeof addr);
@@ -327,8 +400,10 @@ int main(int argc, char **argv) {
       }
       int i = pop_idle();
       conn *c = &conns[i];
-      ssize_t w = write(c->fd, request, request_len);
-      if (w != (ssize_t)request_len) { /* a fresh keep-alive connection takes a few hundred bytes at once */
+      size_t len;
+      const char *bytes = next_request(&len);
+      ssize_t w = write(c->fd, bytes, len);
+      if (w != (ssize_t)len) { /* a fresh keep-alive connection takes a few hundred bytes at once */
         drop_conn(i, stats);
         continue;
       }
