@@ -308,6 +308,27 @@ busy_warning() { # warns when other processes keep the CPUs busy just before a r
 RESULT=""
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$RESULT"; }
 
+# The stalled runs: Redis SIGSTOPped while the load generator started in the background ($WRK_PID) runs, resumed
+# once it has ended.
+stop_redis_during() { # WHAT: SIGSTOPs Redis, saying so, if the load generator still runs
+  if kill -0 "$WRK_PID" 2>/dev/null; then
+    kill -STOP "$REDIS_PID"
+    REDIS_STOPPED=1
+    echo "  $(date +%T) Redis SIGSTOPped (pid $REDIS_PID), ${STALL_AFTER}s into $1"
+  fi
+}
+LOAD_RC=0
+wait_load() { # -> LOAD_RC: waits for the load generator's exit status, then resumes Redis if it is stopped
+  LOAD_RC=0
+  wait "$WRK_PID" || LOAD_RC=$?
+  WRK_PID=""
+  if (( REDIS_STOPPED )); then
+    kill -CONT "$REDIS_PID"
+    REDIS_STOPPED=0
+    echo "  $(date +%T) Redis SIGCONTed at the end of the run"
+  fi
+}
+
 WRK_LUA=$ROOT/bench/wrk/greeting.lua
 WRK_N=0
 run_wrk() { # LABEL PORT TOKENS DURATION [STALL] -> RESULT
@@ -328,19 +349,10 @@ run_wrk() { # LABEL PORT TOKENS DURATION [STALL] -> RESULT
       sleep 0.05
     done
     sleep "$STALL_AFTER"
-    if kill -0 "$WRK_PID" 2>/dev/null; then
-      kill -STOP "$REDIS_PID"
-      REDIS_STOPPED=1
-      echo "  $(date +%T) Redis SIGSTOPped (pid $REDIS_PID), ${STALL_AFTER}s into the run"
-    fi
+    stop_redis_during "the run"
   fi
-  wait "$WRK_PID" || rc=$?
-  WRK_PID=""
-  if (( REDIS_STOPPED )); then
-    kill -CONT "$REDIS_PID"
-    REDIS_STOPPED=0
-    echo "  $(date +%T) Redis SIGCONTed at the end of the run"
-  fi
+  wait_load
+  rc=$LOAD_RC
   RESULT=$(grep '^RESULT ' "$log" | tail -n 1 || true)
   if (( rc != 0 )) || [[ -z $RESULT ]]; then
     tail -n 20 "$log"
@@ -856,7 +868,9 @@ verdict "stalled: p99 = $ST_P99 ms (target <= deadline $DEADLINE_MS + 10 = $STAL
 # also holds every queueing delay of a busy machine; below the maximum, with latency counted from each request's due
 # time, the p99 shows what the stall itself adds. Same gateway (JIT warm from the run above; a few percent of
 # these readers cached by it), Redis SIGSTOPped STALL_AFTER s into the measured part and resumed at its end.
-if [[ -n $STALL_OPEN_SHARE && $OPENLOOP_GENERATOR == openloop ]]; then
+if [[ -n $STALL_OPEN_SHARE ]] && ! awk -v s="$STALL_OPEN_SHARE" 'BEGIN { exit !(s ~ /^[0-9.]+$/ && s > 0 && s <= 1) }'; then
+  echo "  stalled, open loop: skipped, STALL_OPEN_SHARE must be a share of the cold median in (0, 1], not '$STALL_OPEN_SHARE'"
+elif [[ -n $STALL_OPEN_SHARE && $OPENLOOP_GENERATOR == openloop ]]; then
   [[ -x $OPENLOOP_BIN ]] || build_openloop
   ST_OL_RATE=$(awk -v r="$COLD_RPS" -v s="$STALL_OPEN_SHARE" 'BEGIN { printf "%d", r * s }')
   ST_OL_LOG=$RUN_DIR/openloop-stalled.txt
@@ -867,26 +881,17 @@ if [[ -n $STALL_OPEN_SHARE && $OPENLOOP_GENERATOR == openloop ]]; then
     >"$ST_OL_LOG" 2>&1 </dev/null &
   WRK_PID=$!
   sleep "$(awk -v s="$STALL_AFTER" 'BEGIN { print 2.2 + s }')" # 0.2 s to connect, 2 s of warm-up, then STALL_AFTER
-  if kill -0 "$WRK_PID" 2>/dev/null; then
-    kill -STOP "$REDIS_PID"
-    REDIS_STOPPED=1
-    echo "  $(date +%T) Redis SIGSTOPped (pid $REDIS_PID), ${STALL_AFTER}s into the open-loop run at $ST_OL_RATE/s"
-  fi
-  rc=0
-  wait "$WRK_PID" || rc=$?
-  WRK_PID=""
-  if (( REDIS_STOPPED )); then
-    kill -CONT "$REDIS_PID"
-    REDIS_STOPPED=0
-    echo "  $(date +%T) Redis SIGCONTed at the end of the run"
-  fi
-  if (( rc == 0 )); then
+  stop_redis_during "the open-loop run at $ST_OL_RATE/s"
+  wait_load
+  if (( LOAD_RC == 0 )); then
     read -r _ ST_OL_P50 _ ST_OL_P99 ST_OL_P999 ST_OL_MAX ST_OL_ERRS ST_OL_LAG _ < <(openloop_c_result "$ST_OL_RATE" "$ST_OL_LOG")
     echo "  stalled, open loop at $ST_OL_RATE/s ($STALL_OPEN_SHARE of the cold median): p50 $ST_OL_P50, p99 $ST_OL_P99," \
       "p99.9 $ST_OL_P999, max $ST_OL_MAX ms, errors $ST_OL_ERRS, generator lag_p99 $ST_OL_LAG ms (informative, no verdict)"
   else
-    echo "  stalled, open loop: the generator failed (exit $rc; log ${ST_OL_LOG#"$ROOT"/}); no figure"
+    echo "  stalled, open loop: the generator failed (exit $LOAD_RC; log ${ST_OL_LOG#"$ROOT"/}); no figure"
   fi
+elif [[ -n $STALL_OPEN_SHARE ]]; then
+  echo "  stalled, open loop: skipped (it needs OPENLOOP_GENERATOR=openloop, the C generator)"
 fi
 ST_RSS=$(rss_of "$GW_PID")
 echo "  RSS after the stalled scenario: gateway #$GW_N $ST_RSS"
