@@ -64,7 +64,6 @@ MISS_WARMUP=${MISS_WARMUP:-5s}
 PROFILE=${PROFILE:-}
 FLOOR=${FLOOR:-}
 require_tools java wrk curl awk
-[[ -z $PROFILE ]] || require_tools mvn jar jcmd
 OUT=$ROOT/bench/out
 RUN_DIR=$OUT/cold-ab-$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$RUN_DIR"

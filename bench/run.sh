@@ -414,7 +414,10 @@ verdict() { # TEXT CONDITION(awk): prints and records the verdict, and sets VERD
 why_missed() { # LABEL TOKENS REF_NAME REF_PID REF_PORT [PATH]: PATH (the gateway's only) as OPENTIME_PATH
   (( PROFILE_MISSES )) || return 0
   local label=$1 tokens=$2 ref=$3 ref_pid=$4 ref_port=$5 path=${6:-} a b r0 r1 ref_us gw_us redis_us secs name
-  if [[ -z $AP_LIB ]] && ! async_profiler "$OUT" "$RUN_DIR/profiler-fetch.log"; then
+  if [[ -z $AP_LIB && -z $AP_WHY ]]; then # fetched (or found missing) once per run
+    async_profiler "$OUT" "$RUN_DIR/profiler-fetch.log" || true
+  fi
+  if [[ -z $AP_LIB ]]; then
     echo "  why $label: no profile ($AP_WHY)"
     return 0
   fi
@@ -875,12 +878,14 @@ elif [[ -n $STALL_OPEN_SHARE && $OPENLOOP_GENERATOR == openloop ]]; then
   ST_OL_RATE=$(awk -v r="$COLD_RPS" -v s="$STALL_OPEN_SHARE" 'BEGIN { printf "%d", r * s }')
   ST_OL_LOG=$RUN_DIR/openloop-stalled.txt
   ST_OL_SECS=$(to_seconds "$DURATION")
+  ST_OL_WARM=2 # seconds at that rate before the measured part (the generator's connections, the gateway's misses)
   busy_warning
-  timeout --kill-after=5 $((2 + ST_OL_SECS + 60)) "$OPENLOOP_BIN" -p "$GW_PORT" -r "$ST_OL_RATE" -d "$ST_OL_SECS" -w 2 \
+  timeout --kill-after=5 $((ST_OL_WARM + ST_OL_SECS + 60)) "$OPENLOOP_BIN" -p "$GW_PORT" -r "$ST_OL_RATE" \
+    -d "$ST_OL_SECS" -w "$ST_OL_WARM" \
     -c "$OPENLOOP_CONNECTIONS" -f "$READERS_TOKENS" -H "AMP-Email-Sender: $SENDER" "/v1/amp/greeting?t=@TOKEN@" \
     >"$ST_OL_LOG" 2>&1 </dev/null &
   WRK_PID=$!
-  sleep "$(awk -v s="$STALL_AFTER" 'BEGIN { print 2.2 + s }')" # 0.2 s to connect, 2 s of warm-up, then STALL_AFTER
+  sleep "$(awk -v w="$ST_OL_WARM" -v s="$STALL_AFTER" 'BEGIN { print 0.2 + w + s }')" # it connects for 0.2 s first
   stop_redis_during "the open-loop run at $ST_OL_RATE/s"
   wait_load
   if (( LOAD_RC == 0 )); then
