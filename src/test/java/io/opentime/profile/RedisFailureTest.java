@@ -305,6 +305,51 @@ class RedisFailureTest {
   }
 
   @Test
+  @DisplayName("a read overtaken by an invalidation answers the opens that waited for it but is never cached, and "
+      + "no open after the invalidation joins it")
+  void invalidationOvertakesARead() throws Exception {
+    startAll(Map.of("OPENTIME_REDIS_DEADLINE", "5s"));
+    gw.putProfile("i-ada", Map.of("first_name", "Ada"));
+    ProfileCache cache = gw.gateway.services().cache();
+    int name = gw.gateway.services().blocks().schema().indexOf("first_name");
+    Context ctx = vertx.getOrCreateContext();
+
+    // The updater changed the hash and invalidated the reader while a read of it was in flight (held by the pause):
+    // that read may have seen the hash before the change, so it answers its open but must not be stored.
+    redis.pause();
+    Future<ProfileLookup> overtaken = lookupOnContext(ctx, cache, "i-ada");
+    cache.invalidate("i-ada");
+    redis.resume();
+    ProfileLookup first = Main.block(overtaken);
+    assertThat(first.source()).isEqualTo(Source.REDIS);
+    assertThat(first.profile().value(name)).isEqualTo("Ada");
+    long before = gw.hmgetCalls();
+    assertThat(source(gw.greeting("i-ada"))).as("the open after the overtaken read").isEqualTo("redis");
+    assertThat(gw.hmgetCalls() - before).isEqualTo(1);
+
+    // An open after the invalidation starts its own read instead of joining the overtaken one, and that read is
+    // stored.
+    cache.invalidate("i-ada");
+    before = gw.hmgetCalls();
+    redis.pause();
+    Future<ProfileLookup> older = lookupOnContext(ctx, cache, "i-ada");
+    cache.invalidate("i-ada");
+    Future<ProfileLookup> newer = lookupOnContext(ctx, cache, "i-ada");
+    redis.resume();
+    assertThat(Main.block(older).profile().value(name)).isEqualTo("Ada");
+    assertThat(Main.block(newer).profile().value(name)).isEqualTo("Ada");
+    assertThat(gw.hmgetCalls() - before).as("reads: the overtaken one and the newer open's own").isEqualTo(2);
+    assertThat(source(gw.greeting("i-ada"))).as("the open after the newer read").isEqualTo("cache");
+  }
+
+  /** Issues a lookup on a context and waits until it is issued (not answered). */
+  private static Future<ProfileLookup> lookupOnContext(Context ctx, ProfileCache cache, String uid) {
+    Promise<Future<ProfileLookup>> issued = Promise.promise();
+    ctx.runOnContext(v -> issued.complete(cache.lookup(uid)));
+    return Main.block(issued.future());
+  }
+
+  @Test
   @DisplayName("replies never cross readers, even when reads time out and their replies arrive late")
   void repliesNeverCross() throws Exception {
     redis = EmbeddedRedis.start(0);
