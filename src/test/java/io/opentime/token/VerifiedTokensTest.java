@@ -59,15 +59,25 @@ class VerifiedTokensTest {
   }
 
   @Test
-  @DisplayName("a valid token is remembered; a rejected one is not")
-  void remembersOnlyValid() {
+  @DisplayName("a valid token is remembered the second time it verifies (a one-time token leaves nothing); a rejected one never")
+  void remembersOnlyValidTokensSeenTwice() {
     String t = codec.mint(new TokenClaims("r-1", null, clock.now.getEpochSecond() + 60));
     assertThat(tokens.remembers(t)).isFalse();
     assertThat(tokens.verify(t).valid()).isTrue();
-    assertThat(tokens.remembers(t)).isTrue();
+    assertThat(tokens.remembers(t)).as("after one verification").isFalse();
+    assertThat(tokens.verify(t).valid()).isTrue();
+    assertThat(tokens.remembers(t)).as("after two").isTrue();
+    assertThat(tokens.verify(t).claims().uid()).isEqualTo("r-1");
     String expired = codec.mint(new TokenClaims("r-2", null, clock.now.getEpochSecond() - 1));
-    assertThat(tokens.verify(expired).rejection()).isEqualTo(TokenRejection.EXPIRED);
+    for (int i = 0; i < 3; i++) {
+      assertThat(tokens.verify(expired).rejection()).isEqualTo(TokenRejection.EXPIRED);
+    }
     assertThat(tokens.remembers(expired)).isFalse();
+    String tampered = t.substring(0, t.length() - 2) + (t.charAt(t.length() - 2) == 'A' ? 'B' : 'A') + t.charAt(t.length() - 1);
+    for (int i = 0; i < 3; i++) {
+      assertThat(tokens.verify(tampered).rejection()).isEqualTo(TokenRejection.BAD_SIGNATURE);
+    }
+    assertThat(tokens.remembers(tampered)).isFalse();
   }
 
   @Test
@@ -78,9 +88,13 @@ class VerifiedTokensTest {
     String b = codec.mint(new TokenClaims("reader-b", "c", clock.now.getEpochSecond() + 60));
     for (int i = 0; i < 3; i++) {
       assertThat(oneSlot.verify(a).claims().uid()).isEqualTo("reader-a");
+      assertThat(oneSlot.verify(a).claims().uid()).isEqualTo("reader-a");
       assertThat(oneSlot.remembers(a)).isTrue();
       assertThat(oneSlot.verify(b).claims().uid()).isEqualTo("reader-b");
+      assertThat(oneSlot.remembers(a)).as("b seen once leaves a in the slot").isTrue();
+      assertThat(oneSlot.verify(b).claims().uid()).isEqualTo("reader-b");
       assertThat(oneSlot.remembers(a)).isFalse();
+      assertThat(oneSlot.remembers(b)).isTrue();
       assertThat(oneSlot.verify(b).claims().uid()).isEqualTo("reader-b");
     }
   }
