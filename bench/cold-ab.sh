@@ -23,8 +23,13 @@
 # across builds, not one run's ratio.
 #
 # Knobs (environment): ROUNDS (3), READERS (1000000), DURATION (10s), WARMUP (20s), MISS_WARMUP (5s), CONNECTIONS
-# (64), THREADS (2), GATEWAY_JAVA_OPTS (the Dockerfile's, as bench/run.sh), OPENTIME_REDIS_DEADLINE (25ms). About
-# 1 minute per pair plus a minute of setup.
+# (64), THREADS (2), GATEWAY_JAVA_OPTS (the Dockerfile's, as bench/run.sh), OPENTIME_REDIS_DEADLINE (25ms), FILL (0).
+# About 1 minute per pair plus a minute of setup.
+#
+# FILL=N first fills each gateway's cache with N more readers (u<READERS>.. : profiles of their own, each read once,
+# in order, after the warm-ups), so that the measured run meets a cache that large, as bench/run.sh's later cold rounds do: a
+# fresh gateway's cache holds a few hundred thousand profiles by the end of its 10 s, and what a miss costs grows
+# with the cache (the collector, Caffeine, the CPU's caches). About 1 minute more per gateway for FILL=1000000.
 #
 # FLOOR=1 also measures, once per round (before that round's gateways start), two floors: the ceiling
 # server in floor mode (bench/CeilingServer.java), which answers the same bytes after one Redis read of a random cold
@@ -60,6 +65,8 @@ SENDER=bench@opentime.example
 WARM_READERS=10000
 MISS_READERS=20000 # w0..w19999: no profile in Redis, so every first read of one is a Redis round trip
 MISS_WARMUP=${MISS_WARMUP:-5s}
+FILL=${FILL:-0}
+[[ $FILL =~ ^[0-9]+$ ]] || die "FILL must be a number of readers, not '$FILL'"
 (( READERS > 2 * WARM_READERS )) || die "READERS must be above $((2 * WARM_READERS))"
 PROFILE=${PROFILE:-}
 FLOOR=${FLOOR:-}
@@ -87,8 +94,8 @@ profiler_in() { # PID COMMAND: async-profiler's COMMAND (start,... / dump,... / 
 
 redis_server_bin "$TOOL_JAR" "$OUT"
 start_redis "$RUN_DIR"
-java -cp "$TOOL_JAR" "$HERE/LoadProfiles.java" "redis://127.0.0.1:$REDIS_PORT" "$READERS" >"$RUN_DIR/load.log" 2>&1 \
-  || { cat "$RUN_DIR/load.log"; die "loading profiles failed"; }
+java -cp "$TOOL_JAR" "$HERE/LoadProfiles.java" "redis://127.0.0.1:$REDIS_PORT" $((READERS + FILL)) \
+  >"$RUN_DIR/load.log" 2>&1 || { cat "$RUN_DIR/load.log"; die "loading profiles failed"; }
 TOKEN_KEYS="bench:$(head -c 32 /dev/urandom | base64 -w0)"
 mint() { # FIRST LAST FILE [PREFIX]: tokens of readers PREFIX<FIRST>..PREFIX<LAST> (PREFIX: u), by the gateway's command
   seq "$1" "$2" | sed "s/^/${4:-u}/" | OPENTIME_TOKEN_KEYS=$TOKEN_KEYS java -jar "$TOOL_JAR" token --uids-file - --ttl 1d \
@@ -97,6 +104,7 @@ mint() { # FIRST LAST FILE [PREFIX]: tokens of readers PREFIX<FIRST>..PREFIX<LAS
 mint 0 $((WARM_READERS - 1)) "$RUN_DIR/warm.tokens"
 mint "$WARM_READERS" $((READERS - 1)) "$RUN_DIR/cold.tokens"
 mint 0 $((MISS_READERS - 1)) "$RUN_DIR/misses.tokens" w
+(( FILL == 0 )) || mint "$READERS" $((READERS + FILL - 1)) "$RUN_DIR/fill.tokens"
 
 free_port CEIL_PORT
 java -cp "$TOOL_JAR" "$HERE/CeilingServer.java" "$CEIL_PORT" >"$RUN_DIR/ceiling.log" 2>&1 </dev/null &
@@ -142,6 +150,13 @@ measure() { # PORT PID [MGMT_PORT [PROFILE_NAME]] -> one line: answers/s and cos
     } }'
 }
 
+fill() { # PORT MGMT_PORT: reads every fill reader once, in order; CACHED: the cache's size then
+  OPENTIME_SEQUENTIAL=$THREADS drive "$1" "$FILL_S"s "$RUN_DIR/fill.tokens" >/dev/null
+  CACHED=$(curl -s --max-time 5 "http://127.0.0.1:$2/metrics" \
+    | awk '/^cache_size\{.*cache="profiles"/ { printf "%.0f", $2 }')
+}
+FILL_S=$(awk -v n="$FILL" -v c="$CONNECTIONS" 'BEGIN { s = 1.3 * n / (c * 300); print (s < 10 ? 10 : int(s) + 1) }')
+
 drive "$CEIL_PORT" "$WARMUP" "$RUN_DIR/warm.tokens" >/dev/null # its JIT, once: it keeps running through every round
 if [[ -n $FLOOR ]]; then
   for mode in hmget get; do
@@ -182,6 +197,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
     wait_http "$GW_PID" "$GW_PORT" gateway "$RUN_DIR/gateway.log"
     drive "$GW_PORT" "$WARMUP" "$RUN_DIR/warm.tokens" >/dev/null
     drive "$GW_PORT" "$MISS_WARMUP" "$RUN_DIR/misses.tokens" >/dev/null
+    if (( FILL > 0 )); then
+      fill "$GW_PORT" "$MGMT_PORT"
+    fi
     # each server is measured while the other is paused (SIGSTOP): work left over from the gateway's warm-up (its
     # collector's) is done in its own run, not charged to the ceiling's
     pause_pid "$GW_PID"
@@ -197,6 +215,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     echo "round $round  $jar  ($opts)"
     echo "  ceiling  $ceiling"
     echo "  gateway  $gateway"
+    (( FILL == 0 )) || echo "           profiles cached before the measured run: ${CACHED:-?} (FILL=$FILL)"
     if [[ -n $PROFILE ]]; then
       echo "  gateway CPU by category (flame graph: ${RUN_DIR#"$ROOT"/}/$name.html):"
       awk -f "$HERE/profile-summary.awk" "$RUN_DIR/$name.collapsed" | sed 's/^/    /'
