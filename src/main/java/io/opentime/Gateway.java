@@ -41,7 +41,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Gateway {
 
-  /** Slots of the verified-token table (about 300 bytes per remembered token, 512 KiB of slots). */
+  /** Slots of the verified-token table (about 300 bytes per remembered token; 512 KiB of slots, 512 KiB of hashes). */
   static final int VERIFIED_TOKENS = 1 << 17;
   /** Longest wait at shutdown for Kafka to acknowledge the events still queued. */
   static final java.time.Duration PUBLISHER_FLUSH = java.time.Duration.ofSeconds(5);
