@@ -78,12 +78,7 @@ public final class ProfileCache {
       Source s = ticker.read() - cached.loadedAtNanos() >= refreshAfterNanos ? Source.STALE : Source.CACHE;
       return Future.succeededFuture(new ProfileLookup(cached, s, null));
     }
-    CompletableFuture<Profile> read = inFlight.get(uid);
-    if (read != null) {
-      meters.coalesced();
-    } else {
-      read = readAndStore(uid);
-    }
+    CompletableFuture<Profile> read = readAndStore(uid);
     if (read.isDone()) {
       return Future.succeededFuture(fromRead(read));
     }
