@@ -7,7 +7,8 @@
 # GATEWAY_JAVA_OPTS: bash bench/cold-ab.sh target/opentime-gateway.jar "target/opentime-gateway.jar -Xms2g -Xmx2g"
 # compares two settings of one build (the jar's path must then have no spaces). Words of the form NAME=value
 # among them are set in that gateway's environment instead (its configuration), e.g.
-# "target/opentime-gateway.jar OPENTIME_REDIS_BATCH_WINDOW=0us". Every gateway reads the working tree's
+# "target/opentime-gateway.jar OPENTIME_REDIS_BATCH_WINDOW=0us"; JAVA_HOME=DIR runs that gateway on DIR/bin/java
+# (another runtime; the ceiling and the tools stay on the java on PATH). Every gateway reads the working tree's
 # conf/application.yaml: a build older than a key added there refuses to start (compare settings of one jar then).
 #
 # bench/run.sh tells whether the cold target passes; this script tells whether a change to the cold path helped,
@@ -184,15 +185,18 @@ for ((round = 1; round <= ROUNDS; round++)); do
     jvm_opts=()
     gw_env=()
     read -ra words <<<"$opts" # split on blanks, no glob expansion (-Xlog:gc* stays as written)
+    java_bin=java
     for word in ${words[@]+"${words[@]}"}; do
       if [[ $word =~ ^[A-Z_][A-Z0-9_]*= ]]; then gw_env+=("$word"); else jvm_opts+=("$word"); fi
+      [[ $word != JAVA_HOME=* ]] || java_bin=${word#JAVA_HOME=}/bin/java
     done
+    [[ -x $java_bin ]] || command -v "$java_bin" >/dev/null || die "no java at $java_bin"
     free_port GW_PORT
     free_port MGMT_PORT
     OPENTIME_HTTP_HOST=127.0.0.1 OPENTIME_HTTP_PORT=$GW_PORT OPENTIME_MANAGEMENT_HOST=127.0.0.1 \
       OPENTIME_MANAGEMENT_PORT=$MGMT_PORT OPENTIME_REDIS_URL=redis://127.0.0.1:$REDIS_PORT OPENTIME_TOKEN_KEYS=$TOKEN_KEYS \
       OPENTIME_AMP_SENDERS=$SENDER OPENTIME_REDIS_DEADLINE=$DEADLINE env ${gw_env[@]+"${gw_env[@]}"} \
-      java ${jvm_opts[@]+"${jvm_opts[@]}"} -jar "$jar" serve >"$RUN_DIR/gateway.log" 2>&1 </dev/null &
+      "$java_bin" ${jvm_opts[@]+"${jvm_opts[@]}"} -jar "$jar" serve >"$RUN_DIR/gateway.log" 2>&1 </dev/null &
     GW_PID=$!
     wait_http "$GW_PID" "$GW_PORT" gateway "$RUN_DIR/gateway.log"
     drive "$GW_PORT" "$WARMUP" "$RUN_DIR/warm.tokens" >/dev/null
