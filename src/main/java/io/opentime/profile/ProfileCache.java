@@ -96,36 +96,42 @@ public final class ProfileCache {
    * Starts the read of a missing reader, or joins the one another open started a moment before. The profile read is
    * stored only if this read is still the reader's read in flight when it completes: {@link #invalidate} removes it
    * from {@link #inFlight} under the same lock, so a read it overtook is answered to the opens that waited for it but
-   * never cached.
+   * never cached. The opens are answered after the store, so an open that follows an answered one finds the profile
+   * in the cache.
    */
   private CompletableFuture<Profile> readAndStore(String uid) {
-    boolean[] started = new boolean[1];
-    long startNanos = ticker.read();
-    CompletableFuture<Profile> read = inFlight.computeIfAbsent(uid, k -> {
-      started[0] = true;
-      return store.load(k); // never blocks: the read joins the loop's next batch to Redis
-    });
-    if (!started[0]) {
+    CompletableFuture<Profile> mine = new CompletableFuture<>();
+    CompletableFuture<Profile> read = inFlight.putIfAbsent(uid, mine);
+    if (read != null) {
       meters.coalesced();
       return read;
     }
-    read.whenComplete((profile, err) -> {
+    long startNanos = ticker.read();
+    CompletableFuture<Profile> load;
+    try {
+      load = store.load(uid); // never blocks: the read joins the loop's next batch to Redis
+    } catch (RuntimeException e) {
+      load = CompletableFuture.failedFuture(e); // not expected; without this the reader's opens would wait forever
+    }
+    load.whenComplete((profile, err) -> {
       long took = ticker.read() - startNanos;
       if (err != null) {
-        inFlight.remove(uid, read);
+        inFlight.remove(uid, mine);
         stats.recordLoadFailure(took);
+        mine.completeExceptionally(err);
         return;
       }
       stats.recordLoadSuccess(took);
       inFlight.computeIfPresent(uid, (k, current) -> {
-        if (current != read) {
+        if (current != mine) {
           return current;
         }
         cache.put(k, profile);
         return null;
       });
+      mine.complete(profile);
     });
-    return read;
+    return mine;
   }
 
   private static ProfileLookup fromRead(CompletableFuture<Profile> done) {

@@ -150,4 +150,21 @@ class ProfileCacheTest {
       }
     }
   }
+
+  @Test
+  @DisplayName("a miss is stored before its open is answered, so the next open finds the profile cached")
+  void storedBeforeAnswered() {
+    ProfileStore store = gw.gateway.services().store();
+    ProfileCache cache = gw.gateway.services().cache();
+    for (RedisLink link : store.links()) { // on each loop the read completes on the caller's own thread
+      String uid = fresh("stored-first");
+      gw.putProfile(uid, Map.of("first_name", "Ada"));
+      Promise<Boolean> cachedWhenAnswered = Promise.promise();
+      link.context().runOnContext(v -> cache.lookup(uid).onComplete(ar ->
+          cachedWhenAnswered.complete(ar.succeeded() && ar.result().source() == Source.REDIS
+              && cache.view().getIfPresent(uid) != null)));
+      assertThat(Main.block(cachedWhenAnswered.future())).as("%s answered from Redis and already cached", uid)
+          .isTrue();
+    }
+  }
 }
