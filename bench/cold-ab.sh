@@ -41,7 +41,9 @@
 # PROFILE=1 also records where each gateway's CPU goes while it is measured: async-profiler (fetched once from Maven
 # Central, tools.profiler:async-profiler, linux-x64), attached for the measured run only, writes a flame graph and
 # the collapsed stacks to the run's directory, and bench/profile-summary.awk prints their sum by category. The
-# profiler costs a few percent of CPU: compare profiled runs with profiled runs.
+# profiler costs a few percent of CPU: compare profiled runs with profiled runs. PROFILE_EVENT=alloc samples heap
+# allocation instead of CPU (every 64 KiB allocated, by the allocating stack; the flame graph and the collapsed stacks
+# then weigh stacks by bytes, and the summary's shares are shares of the bytes allocated).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -70,6 +72,12 @@ FILL=${FILL:-0}
 [[ $FILL =~ ^[0-9]+$ ]] || die "FILL must be a number of readers, not '$FILL'"
 (( READERS > 2 * WARM_READERS )) || die "READERS must be above $((2 * WARM_READERS))"
 PROFILE=${PROFILE:-}
+PROFILE_EVENT=${PROFILE_EVENT:-cpu}
+case $PROFILE_EVENT in
+  cpu) PROFILE_START="start,event=cpu,interval=1ms" PROFILE_TOTAL="" ;;
+  alloc) PROFILE_START="start,event=alloc,alloc=64k" PROFILE_TOTAL=",total" ;;
+  *) die "PROFILE_EVENT must be cpu or alloc, not '$PROFILE_EVENT'" ;;
+esac
 FLOOR=${FLOOR:-}
 require_tools java wrk curl awk
 OUT=$ROOT/bench/out
@@ -129,15 +137,15 @@ jvm_sample() { # MGMT_PORT -> "allocated_bytes gc_pauses gc_pause_seconds" from 
 }
 measure() { # PORT PID [MGMT_PORT [PROFILE_NAME]] -> one line: answers/s and costs per answer over one DURATION run
   local a b ja="" jb="" rps
-  [[ -z ${4:-} ]] || profiler_in "$2" "start,event=cpu,interval=1ms"
+  [[ -z ${4:-} ]] || profiler_in "$2" "$PROFILE_START"
   [[ -z ${3:-} ]] || ja=$(jvm_sample "$3")
   a=$(sample "$2")
   rps=$(drive "$1" "$DURATION" "$RUN_DIR/cold.tokens")
   b=$(sample "$2")
   [[ -z ${3:-} ]] || jb=$(jvm_sample "$3")
   if [[ -n ${4:-} ]]; then
-    profiler_in "$2" "dump,file=$RUN_DIR/$4.html"
-    profiler_in "$2" "stop,file=$RUN_DIR/$4.collapsed,collapsed"
+    profiler_in "$2" "dump,file=$RUN_DIR/$4.html$PROFILE_TOTAL"
+    profiler_in "$2" "stop,file=$RUN_DIR/$4.collapsed,collapsed$PROFILE_TOTAL"
   fi
   awk -v a="$a" -v b="$b" -v ja="$ja" -v jb="$jb" -v rps="$rps" -v d="${DURATION%s}" -v hz="$(getconf CLK_TCK)" 'BEGIN {
     split(a, x, " "); split(b, y, " "); n = rps * d; us = 1e6 / hz / n
@@ -221,7 +229,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     echo "  gateway  $gateway"
     (( FILL == 0 )) || echo "           profiles cached before the measured run: ${CACHED:-?} (FILL=$FILL)"
     if [[ -n $PROFILE ]]; then
-      echo "  gateway CPU by category (flame graph: ${RUN_DIR#"$ROOT"/}/$name.html):"
+      echo "  gateway $([[ $PROFILE_EVENT == alloc ]] && echo "heap allocation" || echo CPU) by category (flame graph: ${RUN_DIR#"$ROOT"/}/$name.html):"
       awk -f "$HERE/profile-summary.awk" "$RUN_DIR/$name.collapsed" | sed 's/^/    /'
     fi
   done
