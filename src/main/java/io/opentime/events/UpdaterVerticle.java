@@ -74,6 +74,13 @@ public final class UpdaterVerticle extends VerticleBase {
   private KafkaConsumer<String, byte[]> consumer;
   private long commitTimer = -1;
   private long lagTimer = -1;
+  /**
+   * Set when stop() begins. From then on nothing calls the consumer but stop() itself (its final commit, then
+   * close): the Vert.x client restarts a closed consumer stream on any later call, on a new client thread beside the
+   * one still closing it. That thread then polls the closing consumer in a tight loop, each poll failing with
+   * ConcurrentModificationException, and is never shut down (seen after a load test: the revocation that the close
+   * itself triggers committed the offsets applied meanwhile).
+   */
   private boolean stopping;
   private long lastFailureLog;
   private long failuresSinceLog;
@@ -180,7 +187,9 @@ public final class UpdaterVerticle extends VerticleBase {
         }
       }
     }
-    if (!last.isEmpty()) {
+    // Not while stopping: this revocation comes from the consumer's close, which stop() called after committing
+    // what was applied; the rest is replayed. A call on a closing consumer restarts it (see #stopping).
+    if (!last.isEmpty() && !stopping) {
       consumer.commit(last).onFailure(err -> LOG.debug("commit on revocation refused: {}", err.toString()));
     }
   }
@@ -315,7 +324,9 @@ public final class UpdaterVerticle extends VerticleBase {
     if (!s.paused) {
       s.paused = true;
       metrics.partitionPaused();
-      consumer.pause(s.tp);
+      if (!stopping) { // the consumer is closing or closed: see #stopping
+        consumer.pause(s.tp);
+      }
     }
   }
 
@@ -353,6 +364,9 @@ public final class UpdaterVerticle extends VerticleBase {
    * offset received, before anything is applied). Asked through the client, which runs it on its own thread.
    */
   private void measureLag() {
+    if (stopping) {
+      return;
+    }
     if (partitions.isEmpty()) {
       metrics.updaterLag(this, 0);
       return;
