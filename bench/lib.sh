@@ -350,7 +350,7 @@ wait_http() { # PID PORT NAME LOG: until it answers (60 s at most), failing if t
 # The gateway's JVM options
 # ---------------------------------------------------------------------------------------------------------------
 # The Dockerfile's, but for the heap size (there relative to the container's memory). Keep the two in step (a test
-# checks). Lazy card refinement was tried in session 10 and not adopted (docs/benchmarks.md).
+# checks). Lazy card refinement was tried in session 10 and not adopted (docs/benchmarks-history.md).
 gateway_jvm_defaults() {
   echo "-XX:MaxTenuringThreshold=1 -XX:MaxGCPauseMillis=50"
 }

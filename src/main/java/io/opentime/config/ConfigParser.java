@@ -59,7 +59,7 @@ public final class ConfigParser {
    * bench/cold-ab.sh on 2 cores, cold readers at saturation: against writing at the end of each loop turn, 100-300 us
    * took less of the machine's time per cold answer in 9 same-minute pairs of 10, about 7% at the median (fewer,
    * larger writes and reads for the gateway and Redis), and each miss waits at most this long more, next to a 25 ms
-   * deadline (docs/benchmarks.md, session 9).
+   * deadline (docs/benchmarks-history.md, session 9).
    */
   static final Duration DEFAULT_BATCH_WINDOW = Duration.ofNanos(250_000);
   private static final Pattern BLOCK_NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,63}");
