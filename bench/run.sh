@@ -33,6 +33,7 @@ OPENLOOP_CONNECTIONS=${OPENLOOP_CONNECTIONS:-256}  # keep-alive connections the 
 OPENLOOP_WARMUP=${OPENLOOP_WARMUP:-15s}            # unmeasured first rate (the servers' and Hyperfoil's JIT)
 OPENLOOP_THREADS=${OPENLOOP_THREADS:-1}            # Hyperfoil only: its event loops (each can take a core)
 OPENLOOP_ROUNDS=${OPENLOOP_ROUNDS:-3}              # rounds of (max, ceiling, gateway) at the top share; median p99
+OPENLOOP_CEILING_OWN=${OPENLOOP_CEILING_OWN:-1}    # 1: each round also runs the ceiling at the top share of its OWN max
 OPENLOOP_JAVA_OPTS=${OPENLOOP_JAVA_OPTS:--Xms1g -Xmx1g -XX:+UseParallelGC -XX:+AlwaysPreTouch}  # Hyperfoil's JVM
 MEMORY_READERS=${MEMORY_READERS:-1000000}  # profiles cached for the memory figure (0 skips that scenario)
 MEMORY_JAVA_OPTS=${MEMORY_JAVA_OPTS:--Xmx768m}  # the memory scenario's gateway: a heap sized for a million profiles
@@ -637,6 +638,26 @@ echo "  paced (closed loop): gateway p99 = $PACED_GW_P99 ms at $PACED_SHARE of m
 # above costs the machine less per request than the open-loop generator does: offered 0.70 of it, the no-work
 # ceiling itself missed 5 ms in three of six runs in sessions 7 and 8, so the verdict measured the machine.)
 OL_SUMMARY=""
+# The machine's own answer to the constant-rate target: the no-work ceiling at the same share of ITS OWN open-loop
+# maximum (probed the same way, right before). If a server that does nothing misses 5 ms there, the generator and
+# the machine set the figure at that minute, whatever the gateway does. (Informative, no verdict: by hand in session
+# 14 the ceiling's p99 at 0.70 of its own maximum was 5.5-240 ms in five rounds of five.)
+CEIL_OWN_P99S=()
+CEIL_OWN_LINES=()
+ceiling_own_round() { # ROUND SHARE -> appends to CEIL_OWN_P99S and CEIL_OWN_LINES
+  local max rate got p99 lag wait
+  OPENLOOP_WARMUP=2s run_openloop ceiling-max "$CEIL_PORT" "$HOT_TOKEN" "$(awk -v m="$CEIL_MED" 'BEGIN { printf "%d", 3 * m }')"
+  read -r _ max _ <<<"${OL_RESULTS[0]}"
+  if [[ $max == "?" ]] || ! is_true "$max > 0"; then
+    CEIL_OWN_LINES+=("round $1 (the ceiling at $2 of its own max): its maximum was not measured (log in ${RUN_DIR#"$ROOT"/})")
+    return 0
+  fi
+  rate=$(awk -v s="$2" -v m="$max" 'BEGIN { printf "%d", s * m }')
+  OPENLOOP_WARMUP=2s run_openloop ceiling-own "$CEIL_PORT" "$HOT_TOKEN" "$rate"
+  read -r _ got _ _ p99 _ _ _ lag wait <<<"${OL_RESULTS[0]}"
+  [[ $p99 == "?" ]] || CEIL_OWN_P99S+=("$p99")
+  CEIL_OWN_LINES+=("round $1 (the ceiling at $2 of its own max): max $max, rate $rate: ceiling p99 $p99 ms (achieved $got, lag_p99 $lag, wait_p99 $wait ms)")
+}
 if [[ -n ${OPENLOOP_SHARES// /} ]]; then
   for share in $OPENLOOP_SHARES; do
     is_true "$share > 0 && $share <= 1" || die "OPENLOOP_SHARES: '$share' is not a share in (0, 1]"
@@ -680,6 +701,9 @@ if [[ -n ${OPENLOOP_SHARES// /} ]]; then
   OL_ROUND_LINES=("round 1: max $OL_MAX, rate $OL_RATE: gateway p99 $OL_GW_P99 ms (errors $OL_ERRS), ceiling p99 $OL_CEIL_P99 ms")
   ROUNDS_AT_TOP=$OPENLOOP_ROUNDS
   is_true "$OL_SHARE >= 0.695" || ROUNDS_AT_TOP=1   # no verdict below the target's share: no more rounds either
+  CEIL_OWN=""
+  [[ $OPENLOOP_CEILING_OWN != 1 ]] || ! is_true "$OL_SHARE >= 0.695" || CEIL_OWN=1
+  [[ -z $CEIL_OWN ]] || ceiling_own_round 1 "$TOP_SHARE"
   for ((r = 2; r <= ROUNDS_AT_TOP; r++)); do
     OPENLOOP_WARMUP=2s run_openloop gateway-max "$GW_PORT" "$HOT_TOKEN" "$OL_PROBE"
     read -r _ r_max _ <<<"${OL_RESULTS[0]}"
@@ -695,8 +719,9 @@ if [[ -n ${OPENLOOP_SHARES// /} ]]; then
     OL_CEIL_P99S+=("$r_ceil")
     OL_ERRS=$((OL_ERRS + r_errs))
     OL_ROUND_LINES+=("round $r: max $r_max, rate $r_rate: gateway p99 $r_p99 ms (achieved $r_got, errors $r_errs), ceiling p99 $r_ceil ms")
+    [[ -z $CEIL_OWN ]] || ceiling_own_round "$r" "$TOP_SHARE"
   done
-  for line in "${OL_ROUND_LINES[@]}"; do
+  for line in "${OL_ROUND_LINES[@]}" ${CEIL_OWN_LINES[@]+"${CEIL_OWN_LINES[@]}"}; do
     echo "  open loop $line"
   done
   if (( ROUNDS_AT_TOP > 1 )); then
@@ -712,6 +737,17 @@ if [[ -n ${OPENLOOP_SHARES// /} ]]; then
       "$OL_GW_P99 < 5 && $OL_ERRS == 0"
   else
     echo "  constant rate: no verdict, the highest share offered ($OL_SHARE) is below the target's 0.70 of max"
+  fi
+  if (( ${#CEIL_OWN_P99S[@]} > 0 )); then
+    CEIL_OWN_P99=$(median "${CEIL_OWN_P99S[@]}")
+    echo "  the no-work ceiling at $TOP_SHARE of its own open-loop max: p99 $CEIL_OWN_P99 ms (median of ${#CEIL_OWN_P99S[@]}: ${CEIL_OWN_P99S[*]})"
+    if is_true "$CEIL_OWN_P99 < 5"; then
+      echo "  (this machine can meet the constant-rate target at this minute: a server doing no work does)"
+    else
+      echo "  note: a server doing no work misses 5 ms at $TOP_SHARE of its own maximum too: at this minute the generator" \
+        "and the machine set the constant-rate figure, not the server"
+    fi
+    OL_SUMMARY="$OL_SUMMARY; the ceiling at $TOP_SHARE of its own max: p99 $CEIL_OWN_P99 ms"
   fi
   if [[ $OL_CEIL_P99 == "?" ]]; then
     echo "  note: the generator's report of the ceiling at this rate was not found (log in ${RUN_DIR#"$ROOT"/})"
