@@ -78,6 +78,7 @@ WARMUP_S=$(to_seconds "$WARMUP")
 [[ $READERS =~ ^[1-9][0-9]*$ ]] || die "READERS must be a positive integer"
 [[ $CONNECTIONS =~ ^[1-9][0-9]*$ && $THREADS =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS and THREADS must be positive integers"
 [[ $OPENLOOP_ROUNDS =~ ^[1-9][0-9]*$ ]] || die "OPENLOOP_ROUNDS must be a positive integer"
+[[ $OPENLOOP_CEILING_OWN == [01] ]] || die "OPENLOOP_CEILING_OWN must be 0 or 1, not '$OPENLOOP_CEILING_OWN'"
 (( CONNECTIONS >= THREADS )) || die "CONNECTIONS must be >= THREADS"
 (( DURATION_S > STALL_AFTER + 1 )) || die "DURATION must be longer than $((STALL_AFTER + 1))s for the stalled scenario"
 DEADLINE=${OPENTIME_REDIS_DEADLINE:-25ms}
