@@ -74,8 +74,8 @@ FILL=${FILL:-0}
 PROFILE=${PROFILE:-}
 PROFILE_EVENT=${PROFILE_EVENT:-cpu}
 case $PROFILE_EVENT in
-  cpu) PROFILE_START="start,event=cpu,interval=1ms" PROFILE_TOTAL="" ;;
-  alloc) PROFILE_START="start,event=alloc,alloc=64k" PROFILE_TOTAL=",total" ;;
+  cpu) PROFILE_START="start,event=cpu,interval=1ms" PROFILE_TOTAL="" PROFILE_WHAT="CPU" ;;
+  alloc) PROFILE_START="start,event=alloc,alloc=64k" PROFILE_TOTAL=",total" PROFILE_WHAT="heap allocation" ;;
   *) die "PROFILE_EVENT must be cpu or alloc, not '$PROFILE_EVENT'" ;;
 esac
 FLOOR=${FLOOR:-}
@@ -229,7 +229,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     echo "  gateway  $gateway"
     (( FILL == 0 )) || echo "           profiles cached before the measured run: ${CACHED:-?} (FILL=$FILL)"
     if [[ -n $PROFILE ]]; then
-      echo "  gateway $([[ $PROFILE_EVENT == alloc ]] && echo "heap allocation" || echo CPU) by category (flame graph: ${RUN_DIR#"$ROOT"/}/$name.html):"
+      echo "  gateway $PROFILE_WHAT by category (flame graph: ${RUN_DIR#"$ROOT"/}/$name.html):"
       awk -f "$HERE/profile-summary.awk" "$RUN_DIR/$name.collapsed" | sed 's/^/    /'
     fi
   done

@@ -643,17 +643,25 @@ OL_SUMMARY=""
 # maximum (probed the same way, right before). If a server that does nothing misses 5 ms there, the generator and
 # the machine set the figure at that minute, whatever the gateway does. (Informative, no verdict: by hand in session
 # 14 the ceiling's p99 at 0.70 of its own maximum was 5.5-240 ms in five rounds of five.)
+share_of() { # SHARE RATE -> SHARE x RATE in whole requests per second
+  awk -v s="$1" -v m="$2" 'BEGIN { printf "%d", s * m }'
+}
+probe_max() { # LABEL PORT RATE -> PROBED_MAX: what the server answered when offered RATE ("?": no figure)
+  OPENLOOP_WARMUP=2s run_openloop "$1" "$2" "$HOT_TOKEN" "$3"
+  read -r _ PROBED_MAX _ <<<"${OL_RESULTS[0]}"   # "rate achieved ...": both generators print whole answers per second
+  [[ $PROBED_MAX != "?" ]] && is_true "$PROBED_MAX > 0" || PROBED_MAX="?"
+}
 CEIL_OWN_P99S=()
 CEIL_OWN_LINES=()
 ceiling_own_round() { # ROUND SHARE -> appends to CEIL_OWN_P99S and CEIL_OWN_LINES
   local max rate got p99 lag wait
-  OPENLOOP_WARMUP=2s run_openloop ceiling-max "$CEIL_PORT" "$HOT_TOKEN" "$(awk -v m="$CEIL_MED" 'BEGIN { printf "%d", 3 * m }')"
-  read -r _ max _ <<<"${OL_RESULTS[0]}"
-  if [[ $max == "?" ]] || ! is_true "$max > 0"; then
+  probe_max ceiling-max "$CEIL_PORT" "$(share_of 3 "$CEIL_MED")"
+  max=$PROBED_MAX
+  if [[ $max == "?" ]]; then
     CEIL_OWN_LINES+=("round $1 (the ceiling at $2 of its own max): its maximum was not measured (log in ${RUN_DIR#"$ROOT"/})")
     return 0
   fi
-  rate=$(awk -v s="$2" -v m="$max" 'BEGIN { printf "%d", s * m }')
+  rate=$(share_of "$2" "$max")
   OPENLOOP_WARMUP=2s run_openloop ceiling-own "$CEIL_PORT" "$HOT_TOKEN" "$rate"
   read -r _ got _ _ p99 _ _ _ lag wait <<<"${OL_RESULTS[0]}"
   [[ $p99 == "?" ]] || CEIL_OWN_P99S+=("$p99")
@@ -663,16 +671,15 @@ if [[ -n ${OPENLOOP_SHARES// /} ]]; then
   for share in $OPENLOOP_SHARES; do
     is_true "$share > 0 && $share <= 1" || die "OPENLOOP_SHARES: '$share' is not a share in (0, 1]"
   done
-  OL_PROBE=$(awk -v m="$GW_MED" 'BEGIN { printf "%d", 3 * m }')
-  OPENLOOP_WARMUP=2s run_openloop gateway-max "$GW_PORT" "$HOT_TOKEN" "$OL_PROBE"
-  read -r _ OL_MAX _ <<<"${OL_RESULTS[0]}"   # "rate achieved ...": both generators print whole answers per second
-  [[ $OL_MAX != "?" ]] && is_true "$OL_MAX > 0" \
-    || die "the open-loop run of the gateway at $OL_PROBE req/s gave no rate (log in ${RUN_DIR#"$ROOT"/})"
+  OL_PROBE=$(share_of 3 "$GW_MED")
+  probe_max gateway-max "$GW_PORT" "$OL_PROBE"
+  OL_MAX=$PROBED_MAX
+  [[ $OL_MAX != "?" ]] || die "the open-loop run of the gateway at $OL_PROBE req/s gave no rate (log in ${RUN_DIR#"$ROOT"/})"
   echo "  open-loop max: offered $OL_PROBE req/s, the gateway answered $OL_MAX req/s ($(ratio "$OL_MAX" "$GW_MED") of" \
     "its closed-loop median $GW_MED)"
   OL_RATES=()
   for share in $OPENLOOP_SHARES; do
-    OL_RATES+=("$(awk -v s="$share" -v m="$OL_MAX" 'BEGIN { printf "%d", s * m }')")
+    OL_RATES+=("$(share_of "$share" "$OL_MAX")")
   done
   echo "  open loop ($OPENLOOP_GENERATOR, $OPENLOOP_CONNECTIONS connections): rates ${OL_RATES[*]} req/s = shares $OPENLOOP_SHARES of the gateway's open-loop max"
   run_openloop ceiling "$CEIL_PORT" "$HOT_TOKEN" "${OL_RATES[@]}"
@@ -706,11 +713,10 @@ if [[ -n ${OPENLOOP_SHARES// /} ]]; then
   [[ $OPENLOOP_CEILING_OWN != 1 ]] || ! is_true "$OL_SHARE >= 0.695" || CEIL_OWN=1
   [[ -z $CEIL_OWN ]] || ceiling_own_round 1 "$TOP_SHARE"
   for ((r = 2; r <= ROUNDS_AT_TOP; r++)); do
-    OPENLOOP_WARMUP=2s run_openloop gateway-max "$GW_PORT" "$HOT_TOKEN" "$OL_PROBE"
-    read -r _ r_max _ <<<"${OL_RESULTS[0]}"
-    [[ $r_max != "?" ]] && is_true "$r_max > 0" \
-      || die "the open-loop run of the gateway at $OL_PROBE req/s gave no rate (log in ${RUN_DIR#"$ROOT"/})"
-    r_rate=$(awk -v s="$TOP_SHARE" -v m="$r_max" 'BEGIN { printf "%d", s * m }')
+    probe_max gateway-max "$GW_PORT" "$OL_PROBE"
+    r_max=$PROBED_MAX
+    [[ $r_max != "?" ]] || die "the open-loop run of the gateway at $OL_PROBE req/s gave no rate (log in ${RUN_DIR#"$ROOT"/})"
+    r_rate=$(share_of "$TOP_SHARE" "$r_max")
     OPENLOOP_WARMUP=2s run_openloop ceiling "$CEIL_PORT" "$HOT_TOKEN" "$r_rate"
     read -r _ _ _ _ r_ceil _ <<<"${OL_RESULTS[0]}"
     OPENLOOP_WARMUP=2s run_openloop gateway "$GW_PORT" "$HOT_TOKEN" "$r_rate"

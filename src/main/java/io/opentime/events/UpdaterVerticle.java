@@ -364,9 +364,6 @@ public final class UpdaterVerticle extends VerticleBase {
    * offset received, before anything is applied). Asked through the client, which runs it on its own thread.
    */
   private void measureLag() {
-    if (stopping) {
-      return;
-    }
     if (partitions.isEmpty()) {
       metrics.updaterLag(this, 0);
       return;
